@@ -1,0 +1,6 @@
+/* The verbs of the tank CLI: each takes argv starting at the verb's name and
+ * returns the process exit code (0 ok, 1 error, 2 usage). */
+#pragma once
+
+int verb_validate(int argc, char **argv);
+int verb_version(int argc, char **argv);

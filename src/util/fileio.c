@@ -1,0 +1,64 @@
+/* Bounded whole-file reads. */
+#include "util/fileio.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "util/cleanup.h"
+
+int
+read_fd_limited(int fd, size_t max_bytes, char **ret_buf, size_t *ret_len, tank_error **err)
+{
+  size_t cap = 4096, len = 0;
+  _cleanup_free_ char *buf = malloc(cap);
+  if (buf == NULL)
+    return tank_error_set(err, ENOMEM, "read");
+
+  for (;;) {
+    if (len + 1 >= cap) {
+      if (cap > max_bytes + 1)
+        return tank_error_set(err, EFBIG, "input larger than the limit of %zu bytes", max_bytes);
+      size_t ncap = cap * 2;
+      char *n = realloc(buf, ncap);
+      if (n == NULL)
+        return tank_error_set(err, ENOMEM, "read");
+      buf = n;
+      cap = ncap;
+    }
+    ssize_t r = read(fd, buf + len, cap - len - 1);
+    if (r < 0) {
+      if (errno == EINTR)
+        continue;
+      return tank_error_set(err, errno, "read");
+    }
+    if (r == 0)
+      break;
+    len += (size_t)r;
+    if (len > max_bytes)
+      return tank_error_set(err, EFBIG, "input larger than the limit of %zu bytes", max_bytes);
+  }
+  buf[len] = '\0';
+  *ret_buf = steal_pointer(&buf);
+  if (ret_len)
+    *ret_len = len;
+  return 0;
+}
+
+int
+read_file_limited(const char *path, size_t max_bytes, char **ret_buf, size_t *ret_len,
+                  tank_error **err)
+{
+  if (strcmp(path, "-") == 0)
+    return read_fd_limited(STDIN_FILENO, max_bytes, ret_buf, ret_len, err);
+
+  _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0)
+    return tank_error_set(err, errno, "open `%s`", path);
+  int r = read_fd_limited(fd, max_bytes, ret_buf, ret_len, err);
+  if (r < 0)
+    return tank_error_wrap(err, "read `%s`", path);
+  return 0;
+}

@@ -1,0 +1,14 @@
+/* Whole-file reads with a size limit, for configs and specs a user hands us. */
+#pragma once
+
+#include <stddef.h>
+
+#include "util/error.h"
+
+/* Reads all of fd into a NUL-terminated buffer. Fails with EFBIG when the data
+ * exceeds max_bytes, without reading (or allocating) much more than that. */
+int read_fd_limited(int fd, size_t max_bytes, char **ret_buf, size_t *ret_len, tank_error **err);
+
+/* Same for a path; "-" means standard input. */
+int read_file_limited(const char *path, size_t max_bytes, char **ret_buf, size_t *ret_len,
+                      tank_error **err);
