@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "store/flusher.h"
 #include "util/cleanup.h"
 
 #define LIST_MAX_BYTES     (256u * 1024 * 1024)
@@ -70,8 +71,9 @@ static const char *const stmt_sql[ST_MAX] = {
   [ST_BEGIN_READ] = "BEGIN DEFERRED",
   [ST_COMMIT] = "COMMIT",
   [ST_ROLLBACK] = "ROLLBACK",
-  [ST_META] = "SELECT rev, compact_rev FROM meta WHERE id = 1",
-  [ST_BUMP] = "UPDATE meta SET rev = rev + 1 WHERE id = 1 RETURNING rev",
+  [ST_META] = "SELECT (SELECT coalesce(max(rev), 0) FROM history), compact_rev FROM meta"
+              " WHERE id = 1",
+  [ST_BUMP] = "SELECT coalesce(max(rev), 0) + 1 FROM history",
   [ST_GET] = "SELECT value, create_rev, mod_rev, lease FROM kv WHERE key = ?1",
   [ST_UPSERT]
   = "INSERT INTO kv (key, value, create_rev, mod_rev, lease) VALUES (?1, ?2, ?3, ?5, ?4)"
@@ -107,6 +109,7 @@ struct sqlite_store {
   char *dir; /* the database's directory, inotify-watched by watches */
   int64_t history;
   int timeout_ms;
+  struct wal_flusher *flusher; /* sync=normal: fsyncs the WAL shortly after commits */
 };
 
 struct sqlite_watch {
@@ -365,6 +368,8 @@ commit(struct sqlite_store *s, tank_error **err)
     rollback(s);
     return r;
   }
+  if (s->flusher)
+    wal_flusher_dirty(s->flusher);
   notify_watchers(s);
   return 0;
 }
@@ -938,6 +943,7 @@ static void
 sqlite_close(tank_store *base)
 {
   struct sqlite_store *s = (struct sqlite_store *)base;
+  wal_flusher_stop(s->flusher);
   for (size_t i = 0; i < ST_MAX; i++)
     sqlite3_finalize(s->stmt[i]);
   sqlite3_close(s->db);
@@ -1013,6 +1019,8 @@ tank_store_sqlite_open(const struct tank_store_url *url, tank_store **ret_store,
     return tank_error_set(err, ENOMEM, "open sqlite store");
   }
   int r = open_db(s, url->sync_full, err);
+  if (r >= 0 && !url->sync_full)
+    r = wal_flusher_start(s->wal_path, url->flush_ms, &s->flusher, err);
   if (r < 0) {
     sqlite_close(&s->base);
     return r;

@@ -86,6 +86,11 @@ parse_options(const char *q, struct tank_store_url *u, tank_error **err)
         u->sync_full = 0;
       else
         return tank_error_set(err, EINVAL, "sync `%.*s`: want `full` or `normal`", (int)vn, v);
+    } else if (kn == 8 && memcmp(q, "flush_ms", kn) == 0 && u->backend == TANK_STORE_SQLITE) {
+      if (parse_int64(v, vn, 1, 60000, &num) < 0)
+        return tank_error_set(err, EINVAL, "flush_ms `%.*s`: want milliseconds in 1..60000",
+                              (int)vn, v);
+      u->flush_ms = (int)num;
     } else if (kn == 7 && memcmp(q, "history", kn) == 0 && u->backend == TANK_STORE_SQLITE) {
       if (parse_int64(v, vn, 1, INT64_C(1000000000), &num) < 0)
         return tank_error_set(err, EINVAL, "history `%.*s`: want revisions in 1..1000000000",
@@ -169,7 +174,8 @@ tank_store_url_parse(const char *url, struct tank_store_url *ret_url, tank_error
 {
   struct tank_store_url u = {
     .timeout_ms = TANK_STORE_DEFAULT_TIMEOUT_MS,
-    .sync_full = 1,
+    .sync_full = 0,
+    .flush_ms = 100,
     .history = 10000,
   };
   int r = parse_url(url, &u, err);

@@ -12,6 +12,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -25,17 +29,86 @@ harness_now_us(void)
   return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-void
-etcd_members_init(struct etcd_member *m, size_t n, const char *base_dir, int first_port)
+static bool
+port_free(int port)
 {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return false;
+  struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bool ok = bind(fd, (struct sockaddr *)&a, sizeof a) == 0;
+  close(fd);
+  return ok;
+}
+
+int
+etcd_members_init(struct etcd_member *m, size_t n, const char *base_dir, int first_port,
+                  int last_port)
+{
+  int span = last_port - first_port + 1;
+  int start = (int)((harness_now_us() / 1000 + getpid()) % span);
+  int k = 0;
   for (size_t i = 0; i < n; i++) {
     memset(&m[i], 0, sizeof m[i]);
     snprintf(m[i].name, sizeof m[i].name, "tkst%zu", i);
     snprintf(m[i].dir, sizeof m[i].dir, "%s/%s", base_dir, m[i].name);
-    m[i].client_port = first_port + (int)(2 * i);
-    m[i].peer_port = first_port + (int)(2 * i) + 1;
     m[i].pid = -1;
+    int *ports[2] = { &m[i].client_port, &m[i].peer_port };
+    for (int p = 0; p < 2; p++) {
+      for (;; k++) {
+        if (k >= span)
+          return -EADDRINUSE;
+        int port = first_port + (start + k) % span;
+        if (port_free(port)) {
+          *ports[p] = port;
+          k++;
+          break;
+        }
+      }
+    }
   }
+  return 0;
+}
+
+bool
+etcd_member_alive(struct etcd_member *m)
+{
+  if (m->pid <= 0)
+    return false;
+  int st;
+  if (waitpid(m->pid, &st, WNOHANG) == m->pid) {
+    m->pid = -1;
+    return false;
+  }
+  return true;
+}
+
+int
+etcd_cluster_up(struct etcd_member *m, size_t n, const char *base_dir, int first_port,
+                int last_port, int timeout_ms)
+{
+  for (int attempt = 0; attempt < 3; attempt++) {
+    if (etcd_members_init(m, n, base_dir, first_port, last_port) < 0)
+      return -EADDRINUSE;
+    for (size_t i = 0; i < n; i++)
+      if (etcd_member_start(m, n, i) < 0)
+        return -errno;
+    char url[512];
+    etcd_members_url(m, n, -1, "timeout_ms=1000", url, sizeof url);
+    int r = etcd_wait_writable(url, timeout_ms);
+    bool all_alive = true;
+    for (size_t i = 0; i < n; i++)
+      all_alive &= etcd_member_alive(&m[i]);
+    if (r == 0 && all_alive)
+      return 0;
+    /* A port was taken between the probe and etcd's bind: start over elsewhere. */
+    for (size_t i = 0; i < n; i++)
+      etcd_member_stop(&m[i], SIGKILL);
+    rm_rf(base_dir);
+    mkdir(base_dir, 0700);
+  }
+  return -ETIMEDOUT;
 }
 
 int
@@ -58,6 +131,7 @@ etcd_member_start(struct etcd_member *m, size_t n, size_t i)
   if (pid < 0)
     return -errno;
   if (pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive the test, whatever happens to it */
     int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     if (fd >= 0) {
       dup2(fd, 1);

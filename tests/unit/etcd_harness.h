@@ -15,9 +15,19 @@ struct etcd_member {
   pid_t pid;
 };
 
-/* Fills n members named <prefix>0.. under base_dir with ports from first_port
- * (client, peer alternating). */
-void etcd_members_init(struct etcd_member *m, size_t n, const char *base_dir, int first_port);
+/* Fills n members named tkst0.. under base_dir with free loopback ports picked
+ * in [first_port, last_port] (client, peer), so runs of the suite in several
+ * worktrees at once do not collide. */
+int etcd_members_init(struct etcd_member *m, size_t n, const char *base_dir, int first_port,
+                      int last_port);
+
+/* Starts all n members and waits (bounded) until the cluster takes writes;
+ * picks new ports and retries when one of them could not bind. */
+int etcd_cluster_up(struct etcd_member *m, size_t n, const char *base_dir, int first_port,
+                    int last_port, int timeout_ms);
+
+/* True while the member's process is alive. */
+bool etcd_member_alive(struct etcd_member *m);
 
 /* Starts member i of the n-member cluster m (a restart reuses its data dir). */
 int etcd_member_start(struct etcd_member *m, size_t n, size_t i);

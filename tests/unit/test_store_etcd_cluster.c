@@ -1,4 +1,4 @@
-/* etcd resilience: a 3-member cluster on 127.0.0.1:23810-23815. Killing one
+/* etcd resilience: a 3-member cluster on free ports in 127.0.0.1:23840-23879. Killing one
  * member (the leader, which also serves the open watch) does not stop writes or
  * break the watch; killing two makes calls fail "unavailable" within the
  * timeout; restarting them resumes the watch without a missed or doubled event. */
@@ -17,7 +17,8 @@
 #include "etcd_harness.h"
 #include "store/store.h"
 
-#define FIRST_PORT 23810
+#define PORT_FIRST 23840
+#define PORT_LAST  23879
 #define PER_PHASE  10
 
 static struct etcd_member members[3];
@@ -65,8 +66,7 @@ static void
 test_kill_one_then_two(void **state)
 {
   char url[256];
-  etcd_members_url(members, 3, -1, "timeout_ms=5000", url, sizeof url);
-  if (etcd_wait_writable(url, 30000) < 0)
+  if (etcd_cluster_up(members, 3, base_dir, PORT_FIRST, PORT_LAST, 30000) < 0)
     fail_msg("cluster did not come up; logs in %s", base_dir);
   int leader = etcd_leader(members, 3);
   assert_true(leader >= 0);
@@ -129,13 +129,7 @@ test_kill_one_then_two(void **state)
 static int
 cluster_setup(void **state)
 {
-  if (mkdtemp(base_dir) == NULL)
-    return -1;
-  etcd_members_init(members, 3, base_dir, FIRST_PORT);
-  for (size_t i = 0; i < 3; i++)
-    if (etcd_member_start(members, 3, i) < 0)
-      return -1;
-  return 0;
+  return mkdtemp(base_dir) ? 0 : -1;
 }
 
 static int
