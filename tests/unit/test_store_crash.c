@@ -158,7 +158,7 @@ crash_loop(const char *sync)
     tank_store_close(s);
     next = max_seq + 1;
   }
-  print_message("sync=%s: %d kills, %lld acknowledged puts, none lost\n", sync, KILLS,
+  print_message("# sync=%s: %d kills, %lld acknowledged puts, none lost\n", sync, KILLS,
                 (long long)total_acked);
   assert_true(total_acked > KILLS); /* the writer really wrote between kills */
   rm_rf(dir);

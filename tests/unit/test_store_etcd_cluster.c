@@ -37,7 +37,7 @@ put_seq(tank_store *s, int from, int to)
       fail_msg("put %s: %s", key, err->msg);
     int64_t ms = (harness_now_us() - t0) / 1000;
     if (ms > 300)
-      print_message("put %s took %lld ms (failover)\n", key, (long long)ms);
+      print_message("# put %s took %lld ms (failover)\n", key, (long long)ms);
   }
 }
 
@@ -82,13 +82,13 @@ test_kill_one_then_two(void **state)
   put_seq(s, 0, PER_PHASE);
   expect_seq(w, 0, PER_PHASE, &last_rev, 5000);
 
-  print_message("killing leader %s\n", members[leader].name);
+  print_message("# killing leader %s\n", members[leader].name);
   etcd_member_stop(&members[leader], SIGKILL);
   put_seq(s, PER_PHASE, 2 * PER_PHASE);
   expect_seq(w, PER_PHASE, 2 * PER_PHASE, &last_rev, 10000);
 
   int second = (leader + 1) % 3;
-  print_message("killing %s: no quorum\n", members[second].name);
+  print_message("# killing %s: no quorum\n", members[second].name);
   etcd_member_stop(&members[second], SIGKILL);
   char short_url[256];
   etcd_members_url(members, 3, -1, "timeout_ms=1500", short_url, sizeof short_url);
@@ -98,7 +98,7 @@ test_kill_one_then_two(void **state)
   int r = tank_store_put(s2, "/res-outside/x", "1", 1, 0, NULL, &err);
   int64_t put_ms = (harness_now_us() - t0) / 1000;
   assert_int_equal(r, -TANK_STORE_EUNAVAILABLE);
-  print_message("put without quorum: %lld ms: %s\n", (long long)put_ms, err->msg);
+  print_message("# put without quorum: %lld ms: %s\n", (long long)put_ms, err->msg);
   assert_non_null(strstr(err->msg, "etcd unavailable after 1500 ms"));
   err = tank_error_free(err);
   assert_true(put_ms <= 1500 + 500);
@@ -111,7 +111,7 @@ test_kill_one_then_two(void **state)
   err = tank_error_free(err);
   tank_store_close(s2);
 
-  print_message("restarting %s and %s\n", members[leader].name, members[second].name);
+  print_message("# restarting %s and %s\n", members[leader].name, members[second].name);
   assert_int_equal(etcd_member_start(members, 3, (size_t)leader), 0);
   assert_int_equal(etcd_member_start(members, 3, (size_t)second), 0);
   if (etcd_wait_writable(url, 30000) < 0)
