@@ -42,6 +42,7 @@ spec_parse(const char *buf, size_t len, const char *filename, enum spec_format f
 
   if (len > SPEC_MAX_BYTES) {
     verr(&c, NULL, "", "file is %zu bytes; a spec may be at most %d bytes", len, SPEC_MAX_BYTES);
+    vctx_flush(&c);
     return -EFBIG;
   }
   if (format == SPEC_FORMAT_AUTO)
@@ -66,6 +67,7 @@ spec_parse(const char *buf, size_t len, const char *filename, enum spec_format f
     struct spec_pod *pod = root ? spec_validate_pod(&c, root) : NULL;
     if (c.errors)
       pod = spec_pod_free(pod);
+    vctx_flush(&c);
     if (c.suppressed) {
       char *line = NULL;
       if (asprintf(&line, "%s: ... and %zu more errors", filename, c.suppressed) < 0)
@@ -86,6 +88,7 @@ spec_parse(const char *buf, size_t len, const char *filename, enum spec_format f
     verr(&c, NULL, "", "no pod in the input (expected a mapping with name and containers)");
     total_errors++;
   }
+  vctx_flush(&c);
   tstream_clear(&s);
   return total_errors ? -EINVAL : 0;
 }

@@ -32,7 +32,7 @@ void
 verr(struct vctx *c, const struct tnode *n, const char *path, const char *fmt, ...)
 {
   c->errors++;
-  if (c->out->n_errors >= SPEC_MAX_ERRORS) {
+  if (c->out->n_errors + c->n_pending >= SPEC_MAX_ERRORS) {
     c->suppressed++;
     return;
   }
@@ -42,17 +42,40 @@ verr(struct vctx *c, const struct tnode *n, const char *path, const char *fmt, .
   if (vasprintf(&msg, fmt, ap) < 0)
     abort();
   va_end(ap);
-  char *line = NULL;
-  if (asprintf(&line, "%s:%u:%u: %s%s%s", c->file, n ? n->line : 1, n ? n->col : 1, path,
-               *path ? ": " : "", msg)
-      < 0)
+  unsigned line = n ? n->line : 1, col = n ? n->col : 1;
+  char *text = NULL;
+  if (asprintf(&text, "%s:%u:%u: %s%s%s", c->file, line, col, path, *path ? ": " : "", msg) < 0)
     abort();
   free(msg);
-  char **errs = realloc(c->out->errors, (c->out->n_errors + 1) * sizeof *errs);
+  struct verror *p = realloc(c->pending, (c->n_pending + 1) * sizeof *p);
+  if (p == NULL)
+    abort();
+  c->pending = p;
+  c->pending[c->n_pending++] = (struct verror){ ((uint64_t)line << 32) | col, text };
+}
+
+void
+vctx_flush(struct vctx *c)
+{
+  /* Insertion sort: stable (equal positions keep their order) and the lists are short. */
+  struct verror *e = c->pending;
+  size_t n = c->n_pending;
+  for (size_t i = 1; i < n; i++) {
+    struct verror cur = e[i];
+    size_t j = i;
+    for (; j > 0 && e[j - 1].position > cur.position; j--)
+      e[j] = e[j - 1];
+    e[j] = cur;
+  }
+  char **errs = realloc(c->out->errors, (c->out->n_errors + n + 1) * sizeof *errs);
   if (errs == NULL)
     abort();
   c->out->errors = errs;
-  c->out->errors[c->out->n_errors++] = line;
+  for (size_t i = 0; i < n; i++)
+    c->out->errors[c->out->n_errors++] = e[i].text;
+  free(c->pending);
+  c->pending = NULL;
+  c->n_pending = 0;
 }
 
 void

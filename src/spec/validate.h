@@ -9,12 +9,22 @@
 
 #define SPEC_PATH_MAX 512
 
+struct verror {
+  uint64_t position; /* line << 32 | col, to report in document order */
+  char *text;
+};
+
 struct vctx {
   const char *file;
   struct spec_file *out;
+  struct verror *pending; /* this document's errors, until vctx_flush */
+  size_t n_pending;
   size_t errors;     /* in this document */
   size_t suppressed; /* over SPEC_MAX_ERRORS */
 };
+
+/* Moves the pending errors to out->errors, sorted by position. */
+void vctx_flush(struct vctx *c);
 
 /* Records "FILE:LINE:COL: PATH: message" at node n (line 1 col 1 when NULL). */
 void verr(struct vctx *c, const struct tnode *n, const char *path, const char *fmt, ...)
