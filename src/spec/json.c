@@ -81,8 +81,10 @@ scan_all(struct scan *sc)
       advance(sc);
       record(sc, start, line, col);
     } else {
-      while (sc->i < sc->len && !strchr(" \t\r\n,:]}", sc->s[sc->i]))
+      /* a number or literal; always consume at least one byte so odd input cannot stall */
+      do
         advance(sc);
+      while (sc->i < sc->len && sc->s[sc->i] && !strchr(" \t\r\n,:]}", sc->s[sc->i]));
       record(sc, start, line, col);
     }
   }
@@ -184,6 +186,16 @@ int
 tjson_load(const char *buf, size_t len, struct tstream *ret)
 {
   *ret = (struct tstream){ 0 };
+  /* jansson stops at a NUL byte; a document must not hide anything behind one. */
+  const char *nul = memchr(buf, '\0', len);
+  if (nul) {
+    unsigned line = 1, col = 1;
+    for (const char *p = buf; p < nul; p++, col++)
+      if (*p == '\n')
+        line++, col = 0;
+    ret->error = (struct tparse_error){ line, col, strdup("JSON: NUL byte in the input") };
+    return -EINVAL;
+  }
   json_error_t jerr;
   json_t *root = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
   if (root == NULL) {

@@ -625,6 +625,11 @@ test_bombs(void **state)
   /* invalid UTF-8 */
   expect_error("name: \xff\xfe\n" ONE_CTR, "1:1", "YAML: invalid leading UTF-8 octet");
   expect_error("{\"name\": \"\xc3\x28\"}", "1:10", "JSON: unable to decode byte");
+  /* a NUL byte in JSON must not hide the rest of the document */
+  struct spec_file nf;
+  assert_true(spec_parse("{\"name\": \"p\"}\0garbage", 22, "t.json", SPEC_FORMAT_JSON, &nf) < 0);
+  assert_non_null(strstr(nf.errors[0], "t.json:1:14: JSON: NUL byte"));
+  spec_file_free(&nf);
   /* NUL characters in a string */
   expect_error("name: \"a\\0b\"\n" ONE_CTR, "1:7: name", "NUL");
   expect_error("name: !!binary aGVsbG8=\n" ONE_CTR, "1:7", "tag");
