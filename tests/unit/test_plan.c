@@ -304,6 +304,7 @@ test_drift_and_failures(void **state)
   w.o.sandbox_healthy = false;
   plan_pod(w.pod, &w.o, 0, 0.5, &p);
   assert_string_equal(actions(&p), "repair-network");
+  spec_pod_free(w.pod);
 
   /* a pull that failed is retried at retry_at, and the pod says why meanwhile */
   world_init(&w, WEB);
