@@ -31,6 +31,7 @@ struct http_server {
 };
 
 struct http_stream {
+  struct http_server *server;
   struct MHD_Connection *conn;
   char *buf;
   size_t len, cap, off;
@@ -135,12 +136,22 @@ http_reply_stream(struct http_reply *reply, const char *content_type,
   return st;
 }
 
+/* MHD only notices a resumed connection on its next MHD_run, and in external
+ * epoll mode nothing wakes it by itself: arm the server's timer to run at once. */
+static void
+server_kick(struct http_server *s)
+{
+  sd_event_source_set_time(s->timer, 1);
+  sd_event_source_set_enabled(s->timer, SD_EVENT_ONESHOT);
+}
+
 static void
 stream_wake(struct http_stream *st)
 {
   if (st->suspended && st->conn) {
     st->suspended = false;
     MHD_resume_connection(st->conn);
+    server_kick(st->server);
   }
 }
 
@@ -170,12 +181,13 @@ http_stream_end(struct http_stream *st)
 /* ---- request handling ------------------------------------------------------- */
 
 static enum MHD_Result
-send_reply(struct MHD_Connection *conn, struct http_reply *reply)
+send_reply(struct http_server *s, struct MHD_Connection *conn, struct http_reply *reply)
 {
   struct MHD_Response *resp;
   const char *type = reply->content_type;
   if (reply->stream) {
     reply->stream->conn = conn;
+    reply->stream->server = s;
     resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, stream_read,
                                              reply->stream, stream_free);
     if (type == NULL)
@@ -242,7 +254,7 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
     struct http_request req = { method, url, p->body ? p->body : "", p->len, conn };
     s->handler(s->userdata, &req, &reply);
   }
-  return send_reply(conn, &reply);
+  return send_reply(s, conn, &reply);
 }
 
 static void
