@@ -24,6 +24,7 @@
 
 struct http_server {
   struct MHD_Daemon *mhd;
+  struct http_stream *streams; /* open streams, to end them at shutdown */
   sd_event_source *io, *timer;
   http_handler handler;
   void *userdata;
@@ -36,6 +37,7 @@ struct http_stream {
   char *buf;
   size_t len, cap, off;
   bool ended, suspended, closed;
+  struct http_stream *next;
   void (*on_close)(void *userdata);
   void *userdata;
 };
@@ -115,6 +117,12 @@ stream_free(void *cls)
 {
   struct http_stream *st = cls;
   st->closed = true;
+  if (st->server)
+    for (struct http_stream **pp = &st->server->streams; *pp; pp = &(*pp)->next)
+      if (*pp == st) {
+        *pp = st->next;
+        break;
+      }
   if (st->on_close)
     st->on_close(st->userdata);
   free(st->buf);
@@ -188,6 +196,8 @@ send_reply(struct http_server *s, struct MHD_Connection *conn, struct http_reply
   if (reply->stream) {
     reply->stream->conn = conn;
     reply->stream->server = s;
+    reply->stream->next = s->streams;
+    s->streams = reply->stream;
     resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, stream_read,
                                              reply->stream, stream_free);
     if (type == NULL)
@@ -345,6 +355,16 @@ http_server_free(struct http_server *s)
 {
   if (s == NULL)
     return NULL;
+  /* MHD refuses to stop with suspended connections: end every stream first. */
+  for (struct http_stream *st = s->streams; st; st = st->next) {
+    st->ended = true;
+    if (st->suspended) {
+      st->suspended = false;
+      MHD_resume_connection(st->conn);
+    }
+  }
+  if (s->mhd && s->streams)
+    MHD_run(s->mhd);
   s->io = sd_event_source_disable_unref(s->io);
   s->timer = sd_event_source_disable_unref(s->timer);
   if (s->mhd)

@@ -32,7 +32,7 @@ mkdir_p(const char *path, mode_t mode, tank_error **err)
   return 0;
 }
 
-/* Boot seeding: every pod in pods_dir/*.yaml|yml|json is stored if absent. A pod
+/* Boot seeding: every pod in the pods dir (*.yaml, *.yml, *.json) is stored if absent. A pod
  * already in the store keeps its stored spec: runtime changes win and persist. */
 static void
 seed_pods(struct tankd *d)
