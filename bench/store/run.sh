@@ -29,8 +29,8 @@ for _ in $(seq 200); do
 done
 
 echo "== store seam, ${n} sequential single-key puts of 256 bytes, then 2000 put->watch round trips"
-"$bench" "sqlite:$tmp/full.db" "$n"
-"$bench" "sqlite:$tmp/normal.db?sync=normal" "$n"
+"$bench" "sqlite:$tmp/full.db?sync=full" "$n"
+"$bench" "sqlite:$tmp/normal.db" "$n"   # default: sync=normal + WAL flusher
 "$bench" "etcd://127.0.0.1:23880" "$n"
 
 echo "== etcdctl put in a loop (a process per put), 200 puts; minus the same loop of 'etcdctl version' (process start only)"

@@ -21,6 +21,8 @@
  *       again from list's revision + 1.
  *   lease_grant(ttl_s) / lease_keepalive(id) / lease_revoke(id): keys put with a
  *       lease are deleted (with delete events) when it expires or is revoked.
+ *       etcd expires leases itself; SQLite expires them lazily, in the next
+ *       call on any connection to the file (a get never returns an expired key).
  *   compact(rev): forget history at and below rev.
  *
  * Errors: every call returns < 0 and sets a tank_error whose errnum tells the
@@ -33,6 +35,11 @@
  *   EINVAL, E2BIG                       bad argument, key or value too large
  * Every call is bounded by the store's timeout (timeout_ms, default 5000): an
  * unreachable or locked store is an error in bounded time, never a hang.
+ * etcd calls fail over across the listed endpoints within that budget; a
+ * write retried on another endpoint after a timeout may already have been
+ * applied (a retried CAS then reports a conflict; re-read and decide).
+ * History: SQLite keeps the last `history` revisions (default 10000) for
+ * watches to resume from; etcd keeps what its own compaction policy keeps.
  *
  * URLs: sqlite:PATH[?sync=normal|full&flush_ms=N&history=N&timeout_ms=N]
  *       etcd://HOST:PORT[,HOST:PORT...][?timeout_ms=N]

@@ -607,6 +607,37 @@ test_sqlite_locked(void **state)
   rm_rf(dir);
 }
 
+static void
+test_sqlite_history_bound(void **state)
+{
+  char dir[] = "/tmp/tkst-hist.XXXXXX";
+  assert_non_null(mkdtemp(dir));
+  char url[160];
+  snprintf(url, sizeof url, "sqlite:%s/state.db?history=10", dir);
+  tank_store *s = NULL;
+  OK(tank_store_open(url, &s, err));
+  int64_t rev = 0;
+  for (int i = 0; i < 600; i++)
+    OK(tank_store_put(s, "/h/k", "v", 1, 0, &rev, err));
+  /* Auto-compaction (every 256 revisions) dropped the start of the history... */
+  tank_store_watch *w = NULL;
+  OK(tank_store_watch_open(s, "/h/", 1, &w, err));
+  struct tank_store_event ev[10] = { 0 };
+  tank_error *e = NULL;
+  assert_int_equal(watch_collect(w, ev, 1, 2000, &e), -TANK_STORE_ECOMPACTED);
+  tank_error_free(e);
+  tank_store_watch_free(w);
+  /* ...but keeps the last 10 revisions. */
+  OK(tank_store_watch_open(s, "/h/", rev - 9, &w, err));
+  e = NULL;
+  assert_int_equal(watch_collect(w, ev, 10, 2000, &e), 10);
+  assert_int_equal(ev[9].rev, rev);
+  free_events(ev, 10);
+  tank_store_watch_free(w);
+  tank_store_close(s);
+  rm_rf(dir);
+}
+
 #define BACKEND_TEST(b, fn)                                                                        \
   {                                                                                                \
     .name = #b ": " #fn, .test_func = fn, .setup_func = fixture_setup,                             \
@@ -649,6 +680,7 @@ main(void)
     cmocka_unit_test(test_url_parse),
     cmocka_unit_test(test_etcd_unreachable),
     cmocka_unit_test(test_sqlite_locked),
+    cmocka_unit_test(test_sqlite_history_bound),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
