@@ -28,7 +28,7 @@ for _ in $(seq 200); do
   sleep 0.05
 done
 
-echo "== store seam, ${n} sequential single-key puts of 256 bytes, then 2000 put->watch round trips"
+echo "== store seam: ${n} sequential single-key 256 B puts; 2000 put->watch round trips in one process; 1000 puts by another process to a watcher here"
 "$bench" "sqlite:$tmp/full.db?sync=full" "$n"
 "$bench" "sqlite:$tmp/normal.db" "$n"   # default: sync=normal + WAL flusher
 "$bench" "etcd://127.0.0.1:23880" "$n"
