@@ -688,6 +688,15 @@ watch_message(struct etcd_watch *w, json_t *msg)
     return false;
   }
   json_t *events = json_object_get(result, "events");
+  if (json_array_size(events) == 0 && !json_is_true(json_object_get(result, "created"))) {
+    /* A progress notification: etcd sends it only to a watcher that has seen
+     * every event up to header.revision, so a reconnect may start after it
+     * (and an idle watch does not fall behind compaction of other keys). */
+    int64_t progress = json_int64(json_object_get(result, "header"), "revision");
+    if (progress >= w->next_rev)
+      w->next_rev = progress + 1;
+    return true;
+  }
   int64_t from = w->next_rev, last = 0;
   for (size_t i = 0; i < json_array_size(events); i++) {
     json_t *e = json_array_get(events, i);
@@ -767,8 +776,8 @@ watch_stream(struct etcd_watch *w, const char *endpoint)
   char url[512], start[32];
   snprintf(url, sizeof url, "%s/v3/watch", endpoint);
   snprintf(start, sizeof start, "%lld", (long long)w->next_rev);
-  json_t *body = json_pack("{s:{s:s, s:s, s:s}}", "create_request", "key", w->key_b64, "range_end",
-                           w->end_b64, "start_revision", start);
+  json_t *body = json_pack("{s:{s:s, s:s, s:s, s:b}}", "create_request", "key", w->key_b64,
+                           "range_end", w->end_b64, "start_revision", start, "progress_notify", 1);
   _cleanup_free_ char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
   json_decref(body);
   CURL *c = text ? curl_easy_init() : NULL;

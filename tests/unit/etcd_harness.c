@@ -141,7 +141,9 @@ etcd_member_start(struct etcd_member *m, size_t n, size_t i)
            "--advertise-client-urls", client, "--listen-peer-urls", peer,
            "--initial-advertise-peer-urls", peer, "--initial-cluster", cluster,
            "--initial-cluster-state", "new", "--initial-cluster-token", "tkst",
-           "--heartbeat-interval", "100", "--election-timeout", "1000", "--logger", "zap",
+           "--heartbeat-interval", "100", "--election-timeout", "1000",
+           /* Progress notifications often, so every watch test also sees them. */
+           "--experimental-watch-progress-notify-interval", "100ms", "--logger", "zap",
            "--log-level", "warn", (char *)NULL);
     _exit(127);
   }

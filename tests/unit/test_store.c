@@ -607,6 +607,43 @@ test_sqlite_locked(void **state)
   rm_rf(dir);
 }
 
+/* An idle etcd watch whose connection drops resumes from the revision of the
+ * last progress notification, so compaction of other keys meanwhile is no
+ * error, and events after the reconnect arrive exactly once. */
+static void
+test_etcd_watch_resumes_after_restart(void **state)
+{
+  struct backend *b = &etcd_backend;
+  char url[256];
+  etcd_members_url(&b->member, 1, -1, "timeout_ms=5000", url, sizeof url);
+  tank_store *s = NULL;
+  OK(tank_store_open(url, &s, err));
+  tank_store_watch *w = NULL;
+  OK(tank_store_watch_open(s, "/idle/", 0, &w, err));
+  int64_t rev = 0;
+  for (int i = 0; i < 5; i++)
+    OK(tank_store_put(s, "/busy/k", "v", 1, 0, &rev, err));
+  struct timespec ts = { 0, 400 * 1000000 }; /* a few progress notifications (100 ms) */
+  nanosleep(&ts, NULL);
+  OK(tank_store_compact(s, rev, err));
+  etcd_member_stop(&b->member, SIGKILL);
+  assert_int_equal(etcd_member_start(&b->member, 1, 0), 0);
+  assert_int_equal(etcd_wait_writable(url, 20000), 0);
+  int64_t r1;
+  OK(tank_store_put(s, "/idle/a", "1", 1, 0, &r1, err));
+  struct tank_store_event ev[2] = { 0 };
+  tank_error *e = NULL;
+  int n = watch_collect(w, ev, 2, 3000, &e);
+  if (n < 0)
+    fail_msg("watch after restart: %s", e->msg);
+  assert_int_equal(n, 1);
+  assert_string_equal(ev[0].key, "/idle/a");
+  assert_int_equal(ev[0].rev, r1);
+  free_events(ev, n);
+  tank_store_watch_free(w);
+  tank_store_close(s);
+}
+
 static void
 test_sqlite_history_bound(void **state)
 {
@@ -681,6 +718,7 @@ main(void)
     cmocka_unit_test(test_etcd_unreachable),
     cmocka_unit_test(test_sqlite_locked),
     cmocka_unit_test(test_sqlite_history_bound),
+    cmocka_unit_test(test_etcd_watch_resumes_after_restart),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
