@@ -21,10 +21,11 @@
 #include "store/base64.h"
 #include "util/cleanup.h"
 
-#define REPLY_MAX_BYTES      (256u * 1024 * 1024)
-#define REASON_MAX           1024
-#define WATCH_QUEUE_MAX      4096
-#define WATCH_BACKOFF_MAX_MS 1000
+#define REPLY_MAX_BYTES       (256u * 1024 * 1024)
+#define REASON_MAX            1024
+#define WATCH_QUEUE_MAX       4096
+#define WATCH_QUEUE_MAX_BYTES (64u * 1024 * 1024)
+#define WATCH_BACKOFF_MAX_MS  1000
 
 /* gRPC status codes the gateway reports in {"code": N}. */
 #define GRPC_DEADLINE_EXCEEDED 4
@@ -67,6 +68,7 @@ struct etcd_watch {
   /* under lock */
   struct queued_event *head, *tail;
   size_t q_len;
+  size_t q_bytes;
   bool stop;
   int error; /* errno to report once the queue is drained, 0 if none */
   char *error_msg;
@@ -643,12 +645,19 @@ watch_set_error(struct etcd_watch *w, int errnum, const char *fmt, ...)
   w->fatal = true;
 }
 
-/* Queues one event; blocks (backpressure on the stream) while the queue is full. */
+static bool
+queue_full(struct etcd_watch *w)
+{
+  return w->q_len >= WATCH_QUEUE_MAX || w->q_bytes >= WATCH_QUEUE_MAX_BYTES;
+}
+
+/* Queues one event; blocks (backpressure on the stream) while the queue is
+ * full, by count or by bytes. */
 static bool
 watch_push(struct etcd_watch *w, struct queued_event *q)
 {
   pthread_mutex_lock(&w->lock);
-  while (w->q_len >= WATCH_QUEUE_MAX && !w->stop)
+  while (queue_full(w) && !w->stop)
     pthread_cond_wait(&w->cond, &w->lock);
   if (w->stop) {
     pthread_mutex_unlock(&w->lock);
@@ -661,6 +670,7 @@ watch_push(struct etcd_watch *w, struct queued_event *q)
   else
     w->head = q;
   w->tail = q;
+  w->q_bytes += q->ev.value_len;
   if (w->q_len++ == 0) {
     uint64_t one = 1;
     (void)!write(w->event_fd, &one, sizeof one);
@@ -859,7 +869,10 @@ etcd_watch_next(tank_store_watch *base, struct tank_store_event *ret_event, tank
   w->head = q->next;
   if (w->head == NULL)
     w->tail = NULL;
-  if (w->q_len-- == WATCH_QUEUE_MAX)
+  bool was_full = queue_full(w);
+  w->q_len--;
+  w->q_bytes -= q->ev.value_len;
+  if (was_full)
     pthread_cond_broadcast(&w->cond);
   if (w->q_len == 0 && w->error == 0) {
     uint64_t v;

@@ -52,6 +52,7 @@ enum stmt_id {
   ST_DELETE,
   ST_HISTORY_ADD,
   ST_HISTORY_COMPACT,
+  ST_HISTORY_BYTES,
   ST_SET_COMPACT,
   ST_LIST,
   ST_LIST_ALL,
@@ -82,6 +83,10 @@ static const char *const stmt_sql[ST_MAX] = {
   [ST_DELETE] = "DELETE FROM kv WHERE key = ?1",
   [ST_HISTORY_ADD] = "INSERT INTO history (rev, key, value) VALUES (?1, ?2, ?3)",
   [ST_HISTORY_COMPACT] = "DELETE FROM history WHERE rev < ?1",
+  /* The oldest revision whose newer history holds more than ?1 bytes of values. */
+  [ST_HISTORY_BYTES] = "SELECT rev FROM (SELECT rev, sum(coalesce(length(value), 0) + length(key))"
+                       " OVER (ORDER BY rev DESC) AS newer FROM history) WHERE newer > ?1"
+                       " ORDER BY rev DESC LIMIT 1",
   [ST_SET_COMPACT] = "UPDATE meta SET compact_rev = ?1 WHERE id = 1 AND compact_rev < ?1",
   [ST_LIST] = "SELECT key, value, create_rev, mod_rev, lease FROM kv"
               " WHERE key >= ?1 AND key < ?2 ORDER BY key",
@@ -108,6 +113,8 @@ struct sqlite_store {
   char *wal_path;
   char *dir; /* the database's directory, inotify-watched by watches */
   int64_t history;
+  int64_t history_bytes;
+  int64_t bytes_since_compact; /* written through this connection since its last check */
   int timeout_ms;
   struct wal_flusher *flusher; /* sync=normal: fsyncs the WAL shortly after commits */
 };
@@ -255,9 +262,27 @@ record_write(struct sqlite_store *s, const void *key, size_t key_len, const void
     return db_error(s, rc, err, "append history");
 
   /* Bounded history: every AUTO_COMPACT_EVERY revisions, forget what is older
-   * than the last `history` revisions. */
-  if (rev % AUTO_COMPACT_EVERY == 0 && rev > s->history) {
-    int64_t keep_from = rev - s->history + 1;
+   * than the last `history` revisions; and after every quarter of
+   * history_bytes written through this connection, what is older than the
+   * newest history_bytes (that measure scans the history, so not on every
+   * compaction: with several writers the bound holds within a quarter each). */
+  s->bytes_since_compact += (int64_t)(key_len + value_len);
+  bool measure = s->bytes_since_compact > s->history_bytes / 4;
+  if (rev % AUTO_COMPACT_EVERY == 0 || measure) {
+    int64_t keep_from = rev > s->history ? rev - s->history + 1 : 1;
+    if (measure) {
+      s->bytes_since_compact = 0;
+      st = stmt(s, ST_HISTORY_BYTES);
+      sqlite3_bind_int64(st, 1, s->history_bytes);
+      rc = sqlite3_step(st);
+      if (rc == SQLITE_ROW && sqlite3_column_int64(st, 0) + 1 > keep_from)
+        keep_from = sqlite3_column_int64(st, 0) + 1;
+      sqlite3_reset(st);
+      if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return db_error(s, rc, err, "measure history");
+    }
+    if (keep_from > rev)
+      keep_from = rev; /* the newest revision always stays */
     st = stmt(s, ST_HISTORY_COMPACT);
     sqlite3_bind_int64(st, 1, keep_from);
     rc = sqlite3_step(st);
@@ -1005,6 +1030,7 @@ tank_store_sqlite_open(const struct tank_store_url *url, tank_store **ret_store,
     return tank_error_set(err, ENOMEM, "open sqlite store");
   s->base.ops = &sqlite_ops;
   s->history = url->history > 0 ? url->history : 10000;
+  s->history_bytes = url->history_bytes > 0 ? url->history_bytes : 256 * 1024 * 1024;
   s->timeout_ms = url->timeout_ms > 0 ? url->timeout_ms : TANK_STORE_DEFAULT_TIMEOUT_MS;
   s->path = strdup(url->path);
   _cleanup_free_ char *copy1 = strdup(url->path);

@@ -38,10 +38,11 @@
  * etcd calls fail over across the listed endpoints within that budget; a
  * write retried on another endpoint after a timeout may already have been
  * applied (a retried CAS then reports a conflict; re-read and decide).
- * History: SQLite keeps the last `history` revisions (default 10000) for
- * watches to resume from; etcd keeps what its own compaction policy keeps.
+ * History: SQLite keeps the last `history` revisions (default 10000), at most
+ * `history_bytes` (default 256 MiB) of them, for watches to resume from; etcd keeps what its own
+ * compaction policy keeps.
  *
- * URLs: sqlite:PATH[?sync=normal|full&flush_ms=N&history=N&timeout_ms=N]
+ * URLs: sqlite:PATH[?sync=normal|full&flush_ms=N&history=N&history_bytes=N&timeout_ms=N]
  *       etcd://HOST:PORT[,HOST:PORT...][?timeout_ms=N]
  *
  * SQLite durability. "Durable" here means what the issue asks: an acknowledged
@@ -156,10 +157,11 @@ struct tank_store_url {
   char *path;       /* sqlite: the database file */
   char **endpoints; /* etcd: "http://host:port", n_endpoints of them */
   size_t n_endpoints;
-  int timeout_ms;  /* per call, default TANK_STORE_DEFAULT_TIMEOUT_MS */
-  int sync_full;   /* sqlite: 1 = fsync per commit, 0 = WAL flusher (default) */
-  int flush_ms;    /* sqlite, sync=normal: bound on the WAL fsync delay (default 100) */
-  int64_t history; /* sqlite: revisions of history kept for watches (default 10000) */
+  int timeout_ms;        /* per call, default TANK_STORE_DEFAULT_TIMEOUT_MS */
+  int sync_full;         /* sqlite: 1 = fsync per commit, 0 = WAL flusher (default) */
+  int flush_ms;          /* sqlite, sync=normal: bound on the WAL fsync delay (default 100) */
+  int64_t history;       /* sqlite: revisions of history kept for watches (default 10000) */
+  int64_t history_bytes; /* sqlite: and at most this many bytes of it (default 256 MiB) */
 };
 
 int tank_store_url_parse(const char *url, struct tank_store_url *ret_url, tank_error **err);

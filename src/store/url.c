@@ -91,6 +91,11 @@ parse_options(const char *q, struct tank_store_url *u, tank_error **err)
         return tank_error_set(err, EINVAL, "flush_ms `%.*s`: want milliseconds in 1..60000",
                               (int)vn, v);
       u->flush_ms = (int)num;
+    } else if (kn == 13 && memcmp(q, "history_bytes", kn) == 0 && u->backend == TANK_STORE_SQLITE) {
+      if (parse_int64(v, vn, 1, INT64_C(1) << 40, &num) < 0)
+        return tank_error_set(err, EINVAL, "history_bytes `%.*s`: want bytes in 1..2^40", (int)vn,
+                              v);
+      u->history_bytes = num;
     } else if (kn == 7 && memcmp(q, "history", kn) == 0 && u->backend == TANK_STORE_SQLITE) {
       if (parse_int64(v, vn, 1, INT64_C(1000000000), &num) < 0)
         return tank_error_set(err, EINVAL, "history `%.*s`: want revisions in 1..1000000000",
@@ -177,6 +182,7 @@ tank_store_url_parse(const char *url, struct tank_store_url *ret_url, tank_error
     .sync_full = 0,
     .flush_ms = 100,
     .history = 10000,
+    .history_bytes = 256 * 1024 * 1024,
   };
   int r = parse_url(url, &u, err);
   if (r < 0) {

@@ -672,6 +672,25 @@ test_sqlite_history_bound(void **state)
   free_events(ev, 10);
   tank_store_watch_free(w);
   tank_store_close(s);
+
+  /* The byte bound: 300 puts of 4 KiB with at most 64 KiB of history kept. */
+  snprintf(url, sizeof url, "sqlite:%s/bytes.db?history_bytes=65536", dir);
+  OK(tank_store_open(url, &s, err));
+  static char big[4096];
+  memset(big, 'b', sizeof big);
+  for (int i = 0; i < 300; i++)
+    OK(tank_store_put(s, "/h/big", big, sizeof big, 0, &rev, err));
+  OK(tank_store_watch_open(s, "/h/", rev - 50, &w, err)); /* 200 KiB back: compacted */
+  e = NULL;
+  assert_int_equal(watch_collect(w, ev, 1, 2000, &e), -TANK_STORE_ECOMPACTED);
+  tank_error_free(e);
+  tank_store_watch_free(w);
+  OK(tank_store_watch_open(s, "/h/", rev - 9, &w, err)); /* 40 KiB back: kept */
+  e = NULL;
+  assert_int_equal(watch_collect(w, ev, 10, 2000, &e), 10);
+  free_events(ev, 10);
+  tank_store_watch_free(w);
+  tank_store_close(s);
   rm_rf(dir);
 }
 
