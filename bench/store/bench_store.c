@@ -1,6 +1,7 @@
 /* bench_store URL [N]: acknowledged single-key puts per second and
  * put -> watch-event latency through the store seam, for any backend. */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
 #include <signal.h>
@@ -62,13 +63,19 @@ wait_event(tank_store_watch *w, int64_t rev, tank_error **err)
 static int
 cross_process(const char *url, tank_store *s, size_t m, int64_t *lat, tank_error **err)
 {
-  tank_store_watch *w = NULL;
-  if (tank_store_watch_open(s, "/bench-x/", 0, &w, err) < 0)
-    return -1;
+  /* Fork first: a child of a threaded process (the etcd watch thread) may
+   * inherit a held lock. The child starts when the pipe closes. */
+  int go[2];
+  if (pipe2(go, O_CLOEXEC) < 0)
+    return tank_error_set(err, errno, "pipe");
   pid_t pid = fork();
   if (pid < 0)
     return tank_error_set(err, errno, "fork");
   if (pid == 0) {
+    char c;
+    close(go[1]);
+    if (read(go[0], &c, 1) != 0)
+      _exit(3);
     tank_store *cs = NULL;
     tank_error *cerr = NULL;
     if (tank_store_open(url, &cs, &cerr) < 0)
@@ -83,6 +90,15 @@ cross_process(const char *url, tank_store *s, size_t m, int64_t *lat, tank_error
       nanosleep(&ts, NULL);
     }
     _exit(0);
+  }
+  close(go[0]);
+  tank_store_watch *w = NULL;
+  int r0 = tank_store_watch_open(s, "/bench-x/", 0, &w, err);
+  close(go[1]);
+  if (r0 < 0) {
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    return r0;
   }
   size_t got = 0;
   while (got < m) {

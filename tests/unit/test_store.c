@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sqlite3.h>
@@ -426,15 +427,27 @@ test_two_processes(void **state)
   char counter[160];
   snprintf(counter, sizeof counter, "%s/counter", prefix);
   OK(tank_store_put(f->s, counter, "0", 1, 0, NULL, err));
-  tank_store_watch *w = NULL;
-  OK(tank_store_watch_open(f->s, prefix, 0, &w, err));
+  /* Fork before the watch exists: the etcd watch runs a thread, and a child
+   * forked from a threaded process may inherit a held lock. The children wait
+   * for the go (the pipe closing) until the watch is open. */
+  int go[2];
+  assert_int_equal(pipe2(go, O_CLOEXEC), 0);
   pid_t pids[2];
   for (int id = 0; id < 2; id++) {
     pids[id] = fork();
     assert_true(pids[id] >= 0);
-    if (pids[id] == 0)
+    if (pids[id] == 0) {
+      char c;
+      close(go[1]);
+      if (read(go[0], &c, 1) != 0)
+        _exit(9);
       _exit(writer_child(f->url, prefix, id, N_KEYS, N_INCR));
+    }
   }
+  close(go[0]);
+  tank_store_watch *w = NULL;
+  OK(tank_store_watch_open(f->s, prefix, 0, &w, err));
+  close(go[1]);
   for (int id = 0; id < 2; id++) {
     int st;
     assert_int_equal(waitpid(pids[id], &st, 0), pids[id]);
