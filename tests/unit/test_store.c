@@ -14,6 +14,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sqlite3.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -449,6 +450,13 @@ test_two_processes(void **state)
   OK(tank_store_watch_open(f->s, prefix, 0, &w, err));
   close(go[1]);
   for (int id = 0; id < 2; id++) {
+    /* Bounded: a writer stuck past 60 s is killed and reported, not waited for. */
+    int pidfd = (int)syscall(SYS_pidfd_open, pids[id], 0);
+    struct pollfd p = { .fd = pidfd, .events = POLLIN };
+    if (pidfd >= 0 && poll(&p, 1, 60000) == 0)
+      kill(pids[id], SIGKILL);
+    if (pidfd >= 0)
+      close(pidfd);
     int st;
     assert_int_equal(waitpid(pids[id], &st, 0), pids[id]);
     if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
