@@ -12,7 +12,10 @@ bench=$build/bench/store/bench_store
 tmp=$(mktemp -d /tmp/tkst-bench.XXXXXX)
 etcd_pid=
 cleanup() {
-  [ -n "$etcd_pid" ] && kill "$etcd_pid" 2>/dev/null && wait "$etcd_pid" 2>/dev/null
+  if [ -n "$etcd_pid" ]; then
+    kill "$etcd_pid" 2>/dev/null || true
+    wait "$etcd_pid" 2>/dev/null || true
+  fi
   rm -rf "$tmp"
 }
 trap cleanup EXIT

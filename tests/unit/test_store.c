@@ -14,6 +14,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -605,9 +606,10 @@ test_etcd_unreachable(void **state)
 static void
 test_sqlite_locked(void **state)
 {
-  char dir[] = "/tmp/tkst-lock.XXXXXX";
-  assert_non_null(mkdtemp(dir));
-  char path[128], url[160];
+  char dir[300];
+  snprintf(dir, sizeof dir, "%s/lock", sqlite_backend.dir);
+  assert_int_equal(mkdir(dir, 0700), 0);
+  char path[400], url[450];
   snprintf(path, sizeof path, "%s/state.db", dir);
   snprintf(url, sizeof url, "sqlite:%s?timeout_ms=200", path);
   tank_store *s = NULL;
@@ -668,9 +670,10 @@ test_etcd_watch_resumes_after_restart(void **state)
 static void
 test_sqlite_history_bound(void **state)
 {
-  char dir[] = "/tmp/tkst-hist.XXXXXX";
-  assert_non_null(mkdtemp(dir));
-  char url[160];
+  char dir[300]; /* inside the suite's temp dir: removed even when this test fails */
+  snprintf(dir, sizeof dir, "%s/hist", sqlite_backend.dir);
+  assert_int_equal(mkdir(dir, 0700), 0);
+  char url[400];
   snprintf(url, sizeof url, "sqlite:%s/state.db?history=10", dir);
   tank_store *s = NULL;
   OK(tank_store_open(url, &s, err));

@@ -94,11 +94,26 @@ check_integrity(const char *path)
   sqlite3_close(db);
 }
 
+static char dir[64];
+
+/* The temp dir lives in setup/teardown so it goes away even when a check fails. */
+static int
+dir_setup(void **state)
+{
+  snprintf(dir, sizeof dir, "/tmp/tkst-crash.XXXXXX");
+  return mkdtemp(dir) ? 0 : -1;
+}
+
+static int
+dir_teardown(void **state)
+{
+  rm_rf(dir);
+  return 0;
+}
+
 static void
 crash_loop(const char *sync)
 {
-  char dir[] = "/tmp/tkst-crash.XXXXXX";
-  assert_non_null(mkdtemp(dir));
   char path[128], url[200];
   snprintf(path, sizeof path, "%s/state.db", dir);
   snprintf(url, sizeof url, "sqlite:%s?sync=%s", path, sync);
@@ -168,7 +183,6 @@ crash_loop(const char *sync)
   print_message("# sync=%s: %d kills, %lld acknowledged puts, none lost\n", sync, KILLS,
                 (long long)total_acked);
   assert_true(total_acked > KILLS); /* the writer really wrote between kills */
-  rm_rf(dir);
 }
 
 static void
@@ -187,8 +201,8 @@ int
 main(void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_sigkill_sync_full),
-    cmocka_unit_test(test_sigkill_sync_normal),
+    cmocka_unit_test_setup_teardown(test_sigkill_sync_full, dir_setup, dir_teardown),
+    cmocka_unit_test_setup_teardown(test_sigkill_sync_normal, dir_setup, dir_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
