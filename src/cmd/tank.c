@@ -9,6 +9,7 @@ static const struct verb {
   int (*run)(int argc, char **argv);
   const char *summary;
 } verbs[] = {
+  { "image", verb_image, "pull, list, inspect and remove images in the local cache" },
   { "validate", verb_validate, "check pod specs without a daemon; print their canonical form" },
   { "version", verb_version, "print the version of tank" },
 };
