@@ -146,7 +146,20 @@ remove_tree_at(int dir_fd, const char *name)
   return r;
 }
 
-/* Opens directory `path` beneath the root, creating missing components 0755. */
+static int
+open_resolved(int root_fd, const char *path)
+{
+  struct open_how how = {
+    .flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC,
+    .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_XDEV,
+  };
+  return (int)syscall(SYS_openat2, root_fd, *path ? path : ".", &how, sizeof how);
+}
+
+/* Opens directory `path` beneath the root, creating missing components 0755.
+ * Symlinks on the way are followed by hand, staying in the root (an absolute
+ * target restarts at the root, ".." stops there), so a missing directory is
+ * created where the link points inside the layer, as umoci's securejoin does. */
 static int
 open_dir_p(struct unpack *u, const char *path, int *ret_fd, tank_error **err)
 {
@@ -157,28 +170,73 @@ open_dir_p(struct unpack *u, const char *path, int *ret_fd, tank_error **err)
   }
   if (errno != ENOENT)
     return tank_error_set(err, errno, "open directory `%s`", path);
-  char prefix[MAX_PATH_BYTES];
-  size_t len = strlen(path);
-  if (len >= sizeof prefix)
-    return tank_error_set(err, ENAMETOOLONG, "directory `%.100s…`", path);
-  for (size_t i = 0; i <= len; i++) {
-    if (path[i] != '/' && path[i] != '\0')
+  char resolved[MAX_PATH_BYTES] = "";
+  char todo[2 * MAX_PATH_BYTES + 2];
+  size_t rlen = 0, pos = 0;
+  unsigned links = 0;
+  snprintf(todo, sizeof todo, "%s", path);
+  while (todo[pos]) {
+    while (todo[pos] == '/')
+      pos++;
+    if (todo[pos] == '\0')
+      break;
+    size_t start = pos;
+    while (todo[pos] && todo[pos] != '/')
+      pos++;
+    size_t n = pos - start;
+    char comp[NAME_MAX + 1];
+    if (n > NAME_MAX)
+      return tank_error_set(err, ENAMETOOLONG, "directory `%.100s…`", path);
+    memcpy(comp, todo + start, n);
+    comp[n] = '\0';
+    if (strcmp(comp, ".") == 0)
       continue;
-    memcpy(prefix, path, i);
-    prefix[i] = '\0';
-    _cleanup_close_ int cur = open_beneath(u->root_fd, prefix, O_RDONLY | O_DIRECTORY);
-    if (cur >= 0)
+    if (strcmp(comp, "..") == 0) {
+      while (rlen > 0 && resolved[rlen - 1] != '/')
+        rlen--;
+      if (rlen > 0)
+        rlen--;
+      resolved[rlen] = '\0';
       continue;
-    if (errno != ENOENT)
-      return tank_error_set(err, errno, "open directory `%s`", prefix);
-    char *base = split_last(prefix);
-    _cleanup_close_ int parent = open_beneath(u->root_fd, prefix, O_RDONLY | O_DIRECTORY);
-    if (parent < 0)
-      return tank_error_set(err, errno, "open directory `%s`", prefix);
-    if (mkdirat(parent, base, 0755) < 0 && errno != EEXIST)
-      return tank_error_set(err, errno, "create directory `%s` of `%s`", base, path);
+    }
+    _cleanup_close_ int dfd = open_resolved(u->root_fd, resolved);
+    if (dfd < 0)
+      return tank_error_set(err, errno, "open directory `%s`", resolved);
+    struct stat st;
+    if (fstatat(dfd, comp, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+      if (errno != ENOENT)
+        return tank_error_set(err, errno, "stat `%s` of `%s`", comp, path);
+      if (mkdirat(dfd, comp, 0755) < 0 && errno != EEXIST)
+        return tank_error_set(err, errno, "create directory `%s` of `%s`", comp, path);
+    } else if (S_ISLNK(st.st_mode)) {
+      if (++links > 40)
+        return tank_error_set(err, ELOOP, "open directory `%s`", path);
+      char target[MAX_PATH_BYTES];
+      ssize_t tl = readlinkat(dfd, comp, target, sizeof target - 1);
+      if (tl <= 0)
+        return tank_error_set(err, tl < 0 ? errno : EINVAL, "read symlink `%s`", comp);
+      target[tl] = '\0';
+      char rest[2 * MAX_PATH_BYTES + 2];
+      int w = snprintf(rest, sizeof rest, "%s/%s", target, todo + pos);
+      if (w < 0 || (size_t)w >= sizeof todo)
+        return tank_error_set(err, ENAMETOOLONG, "directory `%.100s…`", path);
+      memcpy(todo, rest, (size_t)w + 1);
+      pos = 0;
+      if (target[0] == '/') {
+        rlen = 0;
+        resolved[0] = '\0';
+      }
+      continue;
+    } else if (!S_ISDIR(st.st_mode))
+      return tank_error_set(err, ENOTDIR, "open directory `%s`", path);
+    if (rlen + n + 2 > sizeof resolved)
+      return tank_error_set(err, ENAMETOOLONG, "directory `%.100s…`", path);
+    if (rlen > 0)
+      resolved[rlen++] = '/';
+    memcpy(resolved + rlen, comp, n + 1);
+    rlen += n;
   }
-  fd = open_beneath(u->root_fd, path, O_RDONLY | O_DIRECTORY);
+  fd = open_resolved(u->root_fd, resolved);
   if (fd < 0)
     return tank_error_set(err, errno, "open directory `%s`", path);
   *ret_fd = fd;
