@@ -407,12 +407,11 @@ image_inspect_main(int argc, char **argv)
   json_t *labels = json_object();
   for (size_t i = 0; cf->label_keys && cf->label_keys[i]; i++)
     json_object_set_new(labels, cf->label_keys[i], json_string(cf->label_values[i]));
-  json_t *config
-      = json_pack("{s:o, s:o, s:o, s:s?, s:s?, s:s?, s:o, s:o, s:o}", "Entrypoint",
-                  strv_json(cf->entrypoint), "Cmd", strv_json(cf->cmd), "Env", strv_json(cf->env),
-                  "WorkingDir", cf->working_dir, "User", cf->user, "StopSignal", cf->stop_signal,
-                  "ExposedPorts", strv_json(cf->exposed_ports), "Volumes", strv_json(cf->volumes),
-                  "Labels", labels);
+  json_t *config = json_pack(
+      "{s:o, s:o, s:o, s:s?, s:s?, s:s?, s:o, s:o, s:o}", "Entrypoint", strv_json(cf->entrypoint),
+      "Cmd", strv_json(cf->cmd), "Env", strv_json(cf->env), "WorkingDir", cf->working_dir, "User",
+      cf->user, "StopSignal", cf->stop_signal, "ExposedPorts", strv_json(cf->exposed_ports),
+      "Volumes", strv_json(cf->volumes), "Labels", labels);
   json_t *j = json_pack("{s:s, s:s?, s:s?, s:s?, s:s?, s:s?, s:I, s:o, s:o, s:o, s:s?}", "name",
                         r->name, "digest", r->manifest_digest, "config_digest", r->config_digest,
                         "created", r->created, "architecture", cf->architecture, "os", cf->os,

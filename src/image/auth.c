@@ -113,13 +113,14 @@ auth_lookup(const char *explicit_path, const char *domain, const char *repo,
   json_t *entry, *best = NULL;
   size_t best_len = 0;
   const char *best_key = NULL;
-  json_object_foreach (auths, key, entry) {
+  json_object_foreach(auths, key, entry)
+  {
     char norm[1024];
     normalize_key(key, norm, sizeof norm);
     size_t n = strlen(norm);
     /* "host" matches any repo; "host/ns" matches at a path boundary. */
-    if (strncmp(want, norm, n) == 0 && (want[n] == '/' || want[n] == '\0') && n > best_len &&
-        json_is_object(entry)) {
+    if (strncmp(want, norm, n) == 0 && (want[n] == '/' || want[n] == '\0') && n > best_len
+        && json_is_object(entry)) {
       best = entry;
       best_len = n;
       best_key = key;

@@ -59,13 +59,13 @@ struct image_progress {
 typedef void (*image_progress_fn)(const struct image_progress *p, void *userdata);
 
 struct image_pull_options {
-  const char *authfile;              /* NULL: $REGISTRY_AUTH_FILE, else /etc/tank/auth.json */
-  char *const *insecure_registries;  /* plain HTTP allowed (loopback always is) */
-  bool offline;                      /* only the cache; error says what is missing */
+  const char *authfile;                    /* NULL: $REGISTRY_AUTH_FILE, else /etc/tank/auth.json */
+  char *const *insecure_registries;        /* plain HTTP allowed (loopback always is) */
+  bool offline;                            /* only the cache; error says what is missing */
   const char *os, *architecture, *variant; /* NULL: this host */
-  unsigned max_parallel;             /* layer downloads at once; 0: 3 */
-  unsigned max_retries;              /* per request on transient errors; 0: 4 */
-  bool rootless;                     /* tolerate EPERM on chown/mknod while unpacking */
+  unsigned max_parallel;                   /* layer downloads at once; 0: 3 */
+  unsigned max_retries;                    /* per request on transient errors; 0: 4 */
+  bool rootless;                           /* tolerate EPERM on chown/mknod while unpacking */
   image_progress_fn progress;
   void *progress_userdata;
   const volatile int *cancel;

@@ -22,8 +22,8 @@
 #include "util/cleanup.h"
 #include "util/fileio.h"
 
-#define INDEX_MAX_BYTES (4u << 20)
-#define COPY_BLOCK      (256u << 10)
+#define INDEX_MAX_BYTES     (4u << 20)
+#define COPY_BLOCK          (256u << 10)
 #define ARCHIVE_MAX_ENTRIES 100000
 
 struct file_blob {
@@ -45,8 +45,8 @@ struct local_source {
 static int
 open_in(int dir_fd, const char *path, tank_error **err)
 {
-  struct open_how how = { .flags = O_RDONLY | O_CLOEXEC,
-                          .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS };
+  struct open_how how
+      = { .flags = O_RDONLY | O_CLOEXEC, .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS };
   int fd = (int)syscall(SYS_openat2, dir_fd, path, &how, sizeof how);
   if (fd < 0)
     return tank_error_set(err, errno, "open `%s`", path);
@@ -89,7 +89,8 @@ find_tagged(struct local_source *l, char **ret_digest, char **ret_media_type, ta
   json_t *found = NULL;
   size_t i, n = json_array_size(ms);
   json_t *m;
-  json_array_foreach (ms, i, m) {
+  json_array_foreach(ms, i, m)
+  {
     const char *name = json_string_value(
         json_object_get(json_object_get(m, "annotations"), "org.opencontainers.image.ref.name"));
     if (l->tag ? (name && strcmp(name, l->tag) == 0) : n == 1)
@@ -278,8 +279,8 @@ extract_simple(const char *file, int dir_fd, tank_error **err)
       r = tank_error_set(err, E2BIG, "`%s` has too many entries", file);
       goto out;
     }
-    if (name == NULL || archive_entry_filetype(e) != AE_IFREG || archive_entry_hardlink(e) ||
-        !simple_name(name))
+    if (name == NULL || archive_entry_filetype(e) != AE_IFREG || archive_entry_hardlink(e)
+        || !simple_name(name))
       continue; /* directories are made on demand; anything else is not ours */
     if (strncmp(name, "./", 2) == 0)
       name += 2;

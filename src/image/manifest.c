@@ -15,8 +15,7 @@
 #define _cleanup_json_ __attribute__((cleanup(json_decrefp)))
 
 static int
-load_json(const char *buf, size_t len, size_t max, const char *what, json_t **ret,
-          tank_error **err)
+load_json(const char *buf, size_t len, size_t max, const char *what, json_t **ret, tank_error **err)
 {
   if (len > max)
     return tank_error_set(err, EFBIG, "%s is %zu bytes, over the limit of %zu", what, len, max);
@@ -68,8 +67,8 @@ parse_descriptor(json_t *o, bool platform, struct oci_descriptor *d, tank_error 
   if (!json_is_object(o))
     return tank_error_set(err, 0, "descriptor is not an object");
   int r;
-  if ((r = get_string(o, "mediaType", &d->media_type, err)) < 0 ||
-      (r = get_string(o, "digest", &d->digest, err)) < 0)
+  if ((r = get_string(o, "mediaType", &d->media_type, err)) < 0
+      || (r = get_string(o, "digest", &d->digest, err)) < 0)
     return r;
   if ((r = digest_check(d->digest, err)) < 0)
     return r;
@@ -80,9 +79,9 @@ parse_descriptor(json_t *o, bool platform, struct oci_descriptor *d, tank_error 
   if (platform) {
     json_t *p = json_object_get(o, "platform");
     if (p && json_is_object(p)) {
-      if ((r = get_string(p, "os", &d->os, err)) < 0 ||
-          (r = get_string(p, "architecture", &d->architecture, err)) < 0 ||
-          (r = get_string(p, "variant", &d->variant, err)) < 0)
+      if ((r = get_string(p, "os", &d->os, err)) < 0
+          || (r = get_string(p, "architecture", &d->architecture, err)) < 0
+          || (r = get_string(p, "variant", &d->variant, err)) < 0)
         return tank_error_wrap(err, "platform of %s", d->digest);
     }
   }
@@ -112,8 +111,8 @@ parse_descriptors(json_t *arr, const char *key, size_t max, bool platform,
 }
 
 int
-oci_manifest_parse(const char *buf, size_t len, const char *content_type,
-                   struct oci_manifest *ret, tank_error **err)
+oci_manifest_parse(const char *buf, size_t len, const char *content_type, struct oci_manifest *ret,
+                   tank_error **err)
 {
   _cleanup_json_ json_t *j = NULL;
   int r = load_json(buf, len, MANIFEST_MAX_BYTES, "manifest", &j, err);
@@ -218,8 +217,8 @@ oci_index_select(const struct oci_manifest *index, const struct oci_platform *p,
   const struct oci_descriptor *found = NULL;
   for (size_t i = 0; i < index->n_manifests; i++) {
     const struct oci_descriptor *d = &index->manifests[i];
-    if (!d->os || !d->architecture || strcmp(d->os, p->os) != 0 ||
-        strcmp(d->architecture, p->architecture) != 0)
+    if (!d->os || !d->architecture || strcmp(d->os, p->os) != 0
+        || strcmp(d->architecture, p->architecture) != 0)
       continue;
     if (p->variant && d->variant && strcmp(p->variant, d->variant) != 0)
       continue;
@@ -235,16 +234,15 @@ oci_index_select(const struct oci_manifest *index, const struct oci_platform *p,
   size_t off = 0;
   for (size_t i = 0; i < index->n_manifests && off < sizeof offered - 64; i++) {
     const struct oci_descriptor *d = &index->manifests[i];
-    int w = snprintf(offered + off, sizeof offered - off, "%s%.20s/%.20s%s%.10s",
-                     off ? ", " : "", d->os ? d->os : "?",
-                     d->architecture ? d->architecture : "?", d->variant ? "/" : "",
-                     d->variant ? d->variant : "");
+    int w = snprintf(offered + off, sizeof offered - off, "%s%.20s/%.20s%s%.10s", off ? ", " : "",
+                     d->os ? d->os : "?", d->architecture ? d->architecture : "?",
+                     d->variant ? "/" : "", d->variant ? d->variant : "");
     if (w > 0)
       off += (size_t)w;
   }
   return tank_error_set(err, ENOENT, "image index has no manifest for %s/%s%s%s (it offers: %s)",
-                        p->os, p->architecture, p->variant ? "/" : "",
-                        p->variant ? p->variant : "", off ? offered : "nothing");
+                        p->os, p->architecture, p->variant ? "/" : "", p->variant ? p->variant : "",
+                        off ? offered : "nothing");
 }
 
 bool
@@ -282,7 +280,8 @@ get_strv(json_t *o, const char *key, char ***ret, tank_error **err)
     return tank_error_set(err, ENOMEM, "allocate `%s`", key);
   size_t i;
   json_t *e;
-  json_array_foreach (a, i, e) {
+  json_array_foreach(a, i, e)
+  {
     if (!json_is_string(e) || strlen(json_string_value(e)) != json_string_length(e))
       return tank_error_set(err, 0, "`%s[%zu]` is not a string", key, i);
     if (strv_push(&v, strdup(json_string_value(e))) < 0)
@@ -308,7 +307,8 @@ get_keys(json_t *o, const char *key, char ***ret_keys, char ***ret_values, tank_
     return tank_error_set(err, ENOMEM, "allocate `%s`", key);
   const char *k;
   json_t *v;
-  json_object_foreach (m, k, v) {
+  json_object_foreach(m, k, v)
+  {
     if (strv_push(&keys, strdup(k)) < 0)
       return tank_error_set(err, ENOMEM, "copy `%s`", key);
     if (ret_values) {
@@ -331,25 +331,25 @@ static int
 parse_config(json_t *j, struct image_config *c, tank_error **err)
 {
   int r;
-  if ((r = get_string(j, "architecture", &c->architecture, err)) < 0 ||
-      (r = get_string(j, "os", &c->os, err)) < 0 ||
-      (r = get_string(j, "variant", &c->variant, err)) < 0 ||
-      (r = get_string(j, "created", &c->created, err)) < 0 ||
-      (r = get_string(j, "author", &c->author, err)) < 0)
+  if ((r = get_string(j, "architecture", &c->architecture, err)) < 0
+      || (r = get_string(j, "os", &c->os, err)) < 0
+      || (r = get_string(j, "variant", &c->variant, err)) < 0
+      || (r = get_string(j, "created", &c->created, err)) < 0
+      || (r = get_string(j, "author", &c->author, err)) < 0)
     return r;
   json_t *cfg = json_object_get(j, "config");
   if (cfg && !json_is_null(cfg)) {
     if (!json_is_object(cfg))
       return tank_error_set(err, 0, "`config` is not an object");
-    if ((r = get_strv(cfg, "Entrypoint", &c->entrypoint, err)) < 0 ||
-        (r = get_strv(cfg, "Cmd", &c->cmd, err)) < 0 ||
-        (r = get_strv(cfg, "Env", &c->env, err)) < 0 ||
-        (r = get_string(cfg, "WorkingDir", &c->working_dir, err)) < 0 ||
-        (r = get_string(cfg, "User", &c->user, err)) < 0 ||
-        (r = get_string(cfg, "StopSignal", &c->stop_signal, err)) < 0 ||
-        (r = get_keys(cfg, "ExposedPorts", &c->exposed_ports, NULL, err)) < 0 ||
-        (r = get_keys(cfg, "Volumes", &c->volumes, NULL, err)) < 0 ||
-        (r = get_keys(cfg, "Labels", &c->label_keys, &c->label_values, err)) < 0)
+    if ((r = get_strv(cfg, "Entrypoint", &c->entrypoint, err)) < 0
+        || (r = get_strv(cfg, "Cmd", &c->cmd, err)) < 0
+        || (r = get_strv(cfg, "Env", &c->env, err)) < 0
+        || (r = get_string(cfg, "WorkingDir", &c->working_dir, err)) < 0
+        || (r = get_string(cfg, "User", &c->user, err)) < 0
+        || (r = get_string(cfg, "StopSignal", &c->stop_signal, err)) < 0
+        || (r = get_keys(cfg, "ExposedPorts", &c->exposed_ports, NULL, err)) < 0
+        || (r = get_keys(cfg, "Volumes", &c->volumes, NULL, err)) < 0
+        || (r = get_keys(cfg, "Labels", &c->label_keys, &c->label_values, err)) < 0)
       return tank_error_wrap(err, "config");
   }
   json_t *rootfs = json_object_get(j, "rootfs");

@@ -19,10 +19,10 @@
 #define MANIFEST_ACCEPT                                                                            \
   MEDIA_OCI_MANIFEST ", " MEDIA_OCI_INDEX ", " MEDIA_DOCKER_MANIFEST ", " MEDIA_DOCKER_LIST
 
-#define MANIFEST_MAX_BYTES (4u << 20)
-#define CONFIG_MAX_BYTES   (8u << 20)
-#define MANIFEST_MAX_LAYERS  512
-#define INDEX_MAX_MANIFESTS  1024
+#define MANIFEST_MAX_BYTES  (4u << 20)
+#define CONFIG_MAX_BYTES    (8u << 20)
+#define MANIFEST_MAX_LAYERS 512
+#define INDEX_MAX_MANIFESTS 1024
 
 struct oci_descriptor {
   char *media_type;

@@ -119,15 +119,15 @@ pull_layer(struct pull *p, size_t i, tank_error **err)
   report(p, IMAGE_PROGRESS_UNPACKING, i, (uint64_t)d->size, (uint64_t)d->size);
   _cleanup_close_ int blob = -EBADF, dir = -EBADF;
   _cleanup_free_ char *tmp = NULL;
-  if ((r = store_open_blob(p->s, d->digest, &blob, err)) < 0 ||
-      (r = store_layer_tmp(p->s, &tmp, &dir, err)) < 0)
+  if ((r = store_open_blob(p->s, d->digest, &blob, err)) < 0
+      || (r = store_layer_tmp(p->s, &tmp, &dir, err)) < 0)
     return r;
   struct unpack_options uo = { .rootless = p->o->rootless };
   char got[DIGEST_STRING_LEN];
   r = layer_unpack(blob, dir, &uo, got, err);
   if (r == 0 && strcmp(got, diff_id) != 0)
-    r = tank_error_set(err, EBADMSG, "diff-id mismatch: config says %s, layer holds %s",
-                       diff_id, got);
+    r = tank_error_set(err, EBADMSG, "diff-id mismatch: config says %s, layer holds %s", diff_id,
+                       got);
   if (r == 0)
     r = store_layer_commit(p->s, tmp, diff_id, err);
   if (r < 0) {
@@ -202,8 +202,7 @@ get_verified_manifest(struct pull *p, const char *digest, char **ret_buf, size_t
     return tank_error_set(err, EBADMSG, "manifest digest mismatch: expected %s, got %s", digest,
                           ret_digest);
   }
-  return store_put_blob(p->s, ret_digest, *ret_buf, *ret_len, err) < 0 ? tank_error_code(*err)
-                                                                        : 0;
+  return store_put_blob(p->s, ret_digest, *ret_buf, *ret_len, err) < 0 ? tank_error_code(*err) : 0;
 }
 
 static int
@@ -253,9 +252,9 @@ resolve(struct pull *p, const struct image_ref *ref, char manifest_digest[DIGEST
     return tank_error_wrap(err, "config");
   _cleanup_free_ char *cbuf = NULL;
   size_t clen;
-  if ((r = store_read_blob(p->s, p->manifest.config.digest, CONFIG_MAX_BYTES, &cbuf, &clen,
-                           err)) < 0 ||
-      (r = image_config_parse(cbuf, clen, &p->config, err)) < 0)
+  if ((r = store_read_blob(p->s, p->manifest.config.digest, CONFIG_MAX_BYTES, &cbuf, &clen, err))
+          < 0
+      || (r = image_config_parse(cbuf, clen, &p->config, err)) < 0)
     return tank_error_wrap(err, "config %s", p->manifest.config.digest);
   if (p->config.n_diff_ids != p->manifest.n_layers)
     return tank_error_set(err, EBADMSG, "manifest has %zu layers but config lists %zu diff_ids",
@@ -303,17 +302,15 @@ clean_dead_tmp(struct image_store *s)
   struct dirent *de;
   while ((de = readdir(d)) != NULL) {
     int pid;
-    if (sscanf(de->d_name, "layer-%d-", &pid) == 1 && pid > 0 && kill(pid, 0) < 0 &&
-        errno == ESRCH)
+    if (sscanf(de->d_name, "layer-%d-", &pid) == 1 && pid > 0 && kill(pid, 0) < 0 && errno == ESRCH)
       remove_tree_at(s->tmp_fd, de->d_name);
   }
   closedir(d);
 }
 
 static int
-open_source(struct image_store *s, const struct image_ref *ref,
-            const struct image_pull_options *o, struct registry_options *ro,
-            struct image_source **ret, tank_error **err)
+open_source(struct image_store *s, const struct image_ref *ref, const struct image_pull_options *o,
+            struct registry_options *ro, struct image_source **ret, tank_error **err)
 {
   _cleanup_free_ char *tmp = NULL;
   if (asprintf(&tmp, "%s/tmp", s->root) < 0)
@@ -341,8 +338,8 @@ pull_rootfs(struct image_store *s, const struct image_ref *ref, const char *name
     return tank_error_set(err, errno, "rootfs `%s`", ref->local_path);
   if (!S_ISDIR(st.st_mode))
     return tank_error_set(err, ENOTDIR, "rootfs `%s`", ref->local_path);
-  struct image_record rec = { .name = (char *)name, .rootfs_path = ref->local_path,
-                              .pulled_at = (int64_t)time(NULL) };
+  struct image_record rec
+      = { .name = (char *)name, .rootfs_path = ref->local_path, .pulled_at = (int64_t)time(NULL) };
   int r = image_record_write(s, &rec, err);
   if (r < 0)
     return r;

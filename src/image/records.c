@@ -75,14 +75,13 @@ image_record_write(struct image_store *s, const struct image_record *r, tank_err
 {
   json_t *layers = json_array();
   for (size_t i = 0; i < r->n_layers; i++)
-    json_array_append_new(layers,
-                          json_pack("{s:s, s:s, s:s?, s:I}", "digest", r->layers[i].digest,
-                                    "diff_id", r->layers[i].diff_id, "mediaType",
-                                    r->layers[i].media_type, "size",
-                                    (json_int_t)r->layers[i].size));
-  json_t *j = json_pack("{s:s, s:s?, s:s?, s:o, s:I, s:s?, s:I, s:s?}", "name", r->name,
-                        "manifest", r->manifest_digest, "config", r->config_digest, "layers",
-                        layers, "size", (json_int_t)r->size, "created", r->created, "pulled",
+    json_array_append_new(layers, json_pack("{s:s, s:s, s:s?, s:I}", "digest", r->layers[i].digest,
+                                            "diff_id", r->layers[i].diff_id, "mediaType",
+                                            r->layers[i].media_type, "size",
+                                            (json_int_t)r->layers[i].size));
+  json_t *j = json_pack("{s:s, s:s?, s:s?, s:o, s:I, s:s?, s:I, s:s?}", "name", r->name, "manifest",
+                        r->manifest_digest, "config", r->config_digest, "layers", layers, "size",
+                        (json_int_t)r->size, "created", r->created, "pulled",
                         (json_int_t)r->pulled_at, "rootfs", r->rootfs_path);
   _cleanup_free_ char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
   json_decref(j);
@@ -96,8 +95,8 @@ image_record_write(struct image_store *s, const struct image_record *r, tank_err
   if (fd < 0)
     return tank_error_set(err, errno, "write image record of %s", r->name);
   size_t len = strlen(text);
-  if (write(fd, text, len) != (ssize_t)len || fdatasync(fd) < 0 ||
-      renameat(s->refs_fd, tmp, s->refs_fd, file) < 0) {
+  if (write(fd, text, len) != (ssize_t)len || fdatasync(fd) < 0
+      || renameat(s->refs_fd, tmp, s->refs_fd, file) < 0) {
     int e = errno ? errno : EIO;
     unlinkat(s->refs_fd, tmp, 0);
     return tank_error_set(err, e, "write image record of %s", r->name);
@@ -267,8 +266,8 @@ find_by_digest(struct image_store *s, const char *name, struct image_record *ret
   }
   int r = -ENOENT;
   for (size_t i = 0; i < n; i++)
-    if (v[i].manifest_digest && strcmp(v[i].manifest_digest, at + 1) == 0 &&
-        strncmp(v[i].name, name, (size_t)(at - name)) == 0) {
+    if (v[i].manifest_digest && strcmp(v[i].manifest_digest, at + 1) == 0
+        && strncmp(v[i].name, name, (size_t)(at - name)) == 0) {
       *ret = v[i];
       memset(&v[i], 0, sizeof v[i]);
       r = 0;
@@ -305,8 +304,8 @@ image_lookup(struct image_store *s, const char *refstr, struct image **ret, tank
   }
   _cleanup_free_ char *buf = NULL;
   size_t len;
-  if ((r = store_read_blob(s, rec->config_digest, CONFIG_MAX_BYTES, &buf, &len, err)) < 0 ||
-      (r = image_config_parse(buf, len, &img->config, err)) < 0)
+  if ((r = store_read_blob(s, rec->config_digest, CONFIG_MAX_BYTES, &buf, &len, err)) < 0
+      || (r = image_config_parse(buf, len, &img->config, err)) < 0)
     return tank_error_wrap(err, "image %s: config %s", name, rec->config_digest);
   img->lower_dirs = calloc(rec->n_layers + 1, sizeof *img->lower_dirs);
   if (img->lower_dirs == NULL)
@@ -435,8 +434,8 @@ image_prune(struct image_store *s, uint64_t *ret_reclaimed_bytes, tank_error **e
     if (hexset_add(&blobs, v[i].manifest_digest) < 0 || hexset_add(&blobs, v[i].config_digest) < 0)
       r = -ENOMEM;
     for (size_t k = 0; k < v[i].n_layers && r == 0; k++)
-      if (hexset_add(&blobs, v[i].layers[k].digest) < 0 ||
-          hexset_add(&layers, v[i].layers[k].diff_id) < 0)
+      if (hexset_add(&blobs, v[i].layers[k].digest) < 0
+          || hexset_add(&layers, v[i].layers[k].diff_id) < 0)
         r = -ENOMEM;
   }
   image_records_free(v, n);
@@ -447,9 +446,9 @@ image_prune(struct image_store *s, uint64_t *ret_reclaimed_bytes, tank_error **e
     qsort(blobs.v, blobs.n, sizeof *blobs.v, cmp_str);
     qsort(layers.v, layers.n, sizeof *layers.v, cmp_str);
     /* Nobody pulls while we hold gc.lock: temporary files and locks are stale. */
-    if ((r = sweep(s->blobs_fd, &blobs, &bytes, "blob", err)) == 0 &&
-        (r = sweep(s->layers_fd, &layers, &bytes, "layer", err)) == 0 &&
-        (r = sweep(s->tmp_fd, NULL, &bytes, "temporary file", err)) == 0)
+    if ((r = sweep(s->blobs_fd, &blobs, &bytes, "blob", err)) == 0
+        && (r = sweep(s->layers_fd, &layers, &bytes, "layer", err)) == 0
+        && (r = sweep(s->tmp_fd, NULL, &bytes, "temporary file", err)) == 0)
       r = sweep(s->locks_fd, NULL, &bytes, "lock file", err);
   }
   hexset_clear(&blobs);

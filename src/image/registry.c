@@ -118,8 +118,8 @@ on_body(char *buf, size_t size, size_t n, void *data)
     if (!r->checked_resume) {
       r->checked_resume = true;
       /* Asked to resume but got the whole blob again: start over. */
-      if (r->status == 200 && blob_writer_written(r->w) > 0 &&
-          blob_writer_rewind(r->w, &r->sink_err) < 0)
+      if (r->status == 200 && blob_writer_written(r->w) > 0
+          && blob_writer_rewind(r->w, &r->sink_err) < 0)
         return 0;
     }
     if (blob_writer_write(r->w, buf, len, &r->sink_err) < 0)
@@ -147,8 +147,8 @@ url_host(const char *url)
 {
   CURLU *u = curl_url();
   char *host = NULL, *port = NULL, *out = NULL;
-  if (u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
-      curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK) {
+  if (u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK
+      && curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK) {
     curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT);
     if (asprintf(&out, "%s:%s", host, port ? port : "") < 0)
       out = NULL;
@@ -187,8 +187,7 @@ http_get(struct registry_source *reg, const char *url, const char *accept, const
     }
     char range[64];
     if (resp->w && blob_writer_written(resp->w) > 0) {
-      snprintf(range, sizeof range, "%llu-",
-               (unsigned long long)blob_writer_written(resp->w));
+      snprintf(range, sizeof range, "%llu-", (unsigned long long)blob_writer_written(resp->w));
       curl_easy_setopt(h, CURLOPT_RANGE, range);
     }
     curl_easy_setopt(h, CURLOPT_URL, current);
@@ -323,7 +322,8 @@ fetch_token(struct registry_source *reg, const char *challenge, tank_error **err
   _cleanup_free_ char *e_scope = url_escape(scope ? scope : default_scope);
   _cleanup_free_ char *url = NULL;
   if (asprintf(&url, "%s%s%s%s&scope=%s", realm, strchr(realm, '?') ? "&" : "?",
-               service ? "service=" : "", service ? e_service : "", e_scope) < 0)
+               service ? "service=" : "", service ? e_service : "", e_scope)
+      < 0)
     return tank_error_set(err, ENOMEM, "token URL");
   _cleanup_free_ char *basic = NULL;
   if (reg->creds.username) {
@@ -349,8 +349,8 @@ fetch_token(struct registry_source *reg, const char *challenge, tank_error **err
                             reg->domain, st, realm, msg,
                             reg->creds.source ? "; check credentials in " : "; no credentials",
                             reg->creds.source ? reg->creds.source : " found (use --authfile)");
-    return tank_error_set(err, EPROTO, "registry %s: token server %s answered %ld%s",
-                          reg->domain, realm, st, msg);
+    return tank_error_set(err, EPROTO, "registry %s: token server %s answered %ld%s", reg->domain,
+                          realm, st, msg);
   }
   json_t *j = json_loadb(resp.body ? resp.body : "", resp.body_len, 0, NULL);
   const char *tok = json_string_value(json_object_get(j, "token"));
@@ -375,9 +375,9 @@ static bool
 retryable(CURLcode c, long status)
 {
   if (c != CURLE_OK)
-    return c == CURLE_COULDNT_CONNECT || c == CURLE_OPERATION_TIMEDOUT ||
-           c == CURLE_PARTIAL_FILE || c == CURLE_RECV_ERROR || c == CURLE_SEND_ERROR ||
-           c == CURLE_GOT_NOTHING || c == CURLE_COULDNT_RESOLVE_HOST;
+    return c == CURLE_COULDNT_CONNECT || c == CURLE_OPERATION_TIMEDOUT || c == CURLE_PARTIAL_FILE
+           || c == CURLE_RECV_ERROR || c == CURLE_SEND_ERROR || c == CURLE_GOT_NOTHING
+           || c == CURLE_COULDNT_RESOLVE_HOST;
   return status == 429 || status == 502 || status == 503 || status == 504 || status == 500;
 }
 
@@ -462,14 +462,14 @@ registry_get(struct registry_source *reg, const char *path, const char *accept,
 }
 
 static int
-registry_get_manifest(struct image_source *src, const char *digest, char **ret_buf,
-                      size_t *ret_len, char **ret_content_type, tank_error **err)
+registry_get_manifest(struct image_source *src, const char *digest, char **ret_buf, size_t *ret_len,
+                      char **ret_content_type, tank_error **err)
 {
   struct registry_source *reg = (struct registry_source *)src;
   const char *ref = digest ? digest : reg->reference;
   _cleanup_free_ char *path = NULL, *what = NULL;
-  if (asprintf(&path, "%s/manifests/%s", reg->repo, ref) < 0 ||
-      asprintf(&what, "manifest %s", ref) < 0)
+  if (asprintf(&path, "%s/manifests/%s", reg->repo, ref) < 0
+      || asprintf(&what, "manifest %s", ref) < 0)
     return tank_error_set(err, ENOMEM, "URL");
   struct response resp = { .reg = reg, .body_max = MANIFEST_MAX_BYTES };
   int r = registry_get(reg, path, MANIFEST_ACCEPT, &resp, what, err);
@@ -490,8 +490,8 @@ registry_get_blob(struct image_source *src, const struct oci_descriptor *d, blob
 {
   struct registry_source *reg = (struct registry_source *)src;
   _cleanup_free_ char *path = NULL, *what = NULL;
-  if (asprintf(&path, "%s/blobs/%s", reg->repo, d->digest) < 0 ||
-      asprintf(&what, "blob %s", d->digest) < 0)
+  if (asprintf(&path, "%s/blobs/%s", reg->repo, d->digest) < 0
+      || asprintf(&what, "blob %s", d->digest) < 0)
     return tank_error_set(err, ENOMEM, "URL");
   struct response resp = { .reg = reg, .body_max = ERROR_BODY_MAX, .w = w };
   int r = registry_get(reg, path, NULL, &resp, what, err);
@@ -545,8 +545,8 @@ is_insecure(const char *domain, char *const *insecure)
     return true;
   size_t n = strcspn(domain, ":");
   for (size_t i = 0; insecure && insecure[i]; i++)
-    if (strcmp(insecure[i], domain) == 0 ||
-        (strlen(insecure[i]) == n && strncmp(insecure[i], domain, n) == 0))
+    if (strcmp(insecure[i], domain) == 0
+        || (strlen(insecure[i]) == n && strncmp(insecure[i], domain, n) == 0))
       return true;
   return false;
 }
@@ -570,8 +570,8 @@ registry_source_new(const struct image_ref *ref, const struct registry_options *
   reg->authfile = opts->authfile ? strdup(opts->authfile) : NULL;
   reg->max_retries = opts->max_retries ? opts->max_retries : DEFAULT_RETRIES;
   reg->cancel = opts->cancel;
-  if (!reg->domain || !reg->api_host || !reg->repo || !reg->reference || !reg->scheme ||
-      (opts->authfile && !reg->authfile)) {
+  if (!reg->domain || !reg->api_host || !reg->repo || !reg->reference || !reg->scheme
+      || (opts->authfile && !reg->authfile)) {
     registry_free(&reg->base);
     return tank_error_set(err, ENOMEM, "registry client");
   }

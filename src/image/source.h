@@ -14,8 +14,8 @@ struct image_source;
 
 struct image_source_ops {
   /* digest NULL: the manifest the reference names (by tag). */
-  int (*get_manifest)(struct image_source *src, const char *digest, char **ret_buf,
-                      size_t *ret_len, char **ret_content_type, tank_error **err);
+  int (*get_manifest)(struct image_source *src, const char *digest, char **ret_buf, size_t *ret_len,
+                      char **ret_content_type, tank_error **err);
   int (*get_blob)(struct image_source *src, const struct oci_descriptor *d, blob_writer *w,
                   tank_error **err);
   void (*free)(struct image_source *src);

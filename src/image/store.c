@@ -54,13 +54,13 @@ image_store_open(const char *root, struct image_store **ret, tank_error **err)
     return tank_error_set(err, errno, "open image store `%s`", root);
   _cleanup_close_ int blobs = -EBADF, layers = -EBADF;
   int r;
-  if ((r = open_subdir(s->root_fd, "blobs", &blobs, err)) < 0 ||
-      (r = open_subdir(blobs, "sha256", &s->blobs_fd, err)) < 0 ||
-      (r = open_subdir(s->root_fd, "layers", &layers, err)) < 0 ||
-      (r = open_subdir(layers, "sha256", &s->layers_fd, err)) < 0 ||
-      (r = open_subdir(s->root_fd, "refs", &s->refs_fd, err)) < 0 ||
-      (r = open_subdir(s->root_fd, "tmp", &s->tmp_fd, err)) < 0 ||
-      (r = open_subdir(s->root_fd, "locks", &s->locks_fd, err)) < 0)
+  if ((r = open_subdir(s->root_fd, "blobs", &blobs, err)) < 0
+      || (r = open_subdir(blobs, "sha256", &s->blobs_fd, err)) < 0
+      || (r = open_subdir(s->root_fd, "layers", &layers, err)) < 0
+      || (r = open_subdir(layers, "sha256", &s->layers_fd, err)) < 0
+      || (r = open_subdir(s->root_fd, "refs", &s->refs_fd, err)) < 0
+      || (r = open_subdir(s->root_fd, "tmp", &s->tmp_fd, err)) < 0
+      || (r = open_subdir(s->root_fd, "locks", &s->locks_fd, err)) < 0)
     return tank_error_wrap(err, "image store `%s`", root);
   /* Lower dirs must be reachable by overlayfs for any container user. */
   fchmod(s->root_fd, 0711);
@@ -147,8 +147,8 @@ store_put_blob(struct image_store *s, const char *digest, const void *buf, size_
     return 0;
   _cleanup_blob_writer_ blob_writer *w = NULL;
   int r;
-  if ((r = blob_writer_new(s, digest, (int64_t)len, &w, err)) < 0 ||
-      (r = blob_writer_write(w, buf, len, err)) < 0 || (r = blob_writer_commit(w, err)) < 0)
+  if ((r = blob_writer_new(s, digest, (int64_t)len, &w, err)) < 0
+      || (r = blob_writer_write(w, buf, len, err)) < 0 || (r = blob_writer_commit(w, err)) < 0)
     return r;
   return 0;
 }
@@ -185,8 +185,8 @@ store_gc_lock(struct image_store *s, bool exclusive, int *ret_fd, tank_error **e
 }
 
 int
-blob_writer_new(struct image_store *s, const char *digest, int64_t expected_size,
-                blob_writer **ret, tank_error **err)
+blob_writer_new(struct image_store *s, const char *digest, int64_t expected_size, blob_writer **ret,
+                tank_error **err)
 {
   int r = digest_check(digest, err);
   if (r < 0)
@@ -276,8 +276,8 @@ blob_writer_commit(blob_writer *w, tank_error **err)
     return tank_error_set(err, errno, "sync blob %s", w->digest);
   char proc[64];
   snprintf(proc, sizeof proc, "/proc/self/fd/%d", w->fd);
-  if (linkat(AT_FDCWD, proc, w->s->blobs_fd, digest_hex(w->digest), AT_SYMLINK_FOLLOW) < 0 &&
-      errno != EEXIST)
+  if (linkat(AT_FDCWD, proc, w->s->blobs_fd, digest_hex(w->digest), AT_SYMLINK_FOLLOW) < 0
+      && errno != EEXIST)
     return tank_error_set(err, errno, "store blob %s", w->digest);
   return 0;
 }
@@ -304,9 +304,9 @@ bool
 store_has_layer(struct image_store *s, const char *diff_id)
 {
   struct stat st;
-  return digest_is_sha256(diff_id) &&
-         fstatat(s->layers_fd, digest_hex(diff_id), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-         S_ISDIR(st.st_mode);
+  return digest_is_sha256(diff_id)
+         && fstatat(s->layers_fd, digest_hex(diff_id), &st, AT_SYMLINK_NOFOLLOW) == 0
+         && S_ISDIR(st.st_mode);
 }
 
 char *

@@ -21,15 +21,15 @@
 
 #include "util/cleanup.h"
 
-#define READ_BLOCK       (256u << 10)
-#define MAX_PATH_BYTES   4096
-#define MAX_XATTR_BYTES  (64u << 10)
-#define MAX_XATTRS       128
-#define DEFAULT_MAX      (64ull << 30)
-#define DEFAULT_ENTRIES  (1u << 20)
-#define WHITEOUT_PREFIX  ".wh."
-#define OPAQUE_MARKER    ".wh..wh..opq"
-#define OVERLAY_OPAQUE   "trusted.overlay.opaque"
+#define READ_BLOCK      (256u << 10)
+#define MAX_PATH_BYTES  4096
+#define MAX_XATTR_BYTES (64u << 10)
+#define MAX_XATTRS      128
+#define DEFAULT_MAX     (64ull << 30)
+#define DEFAULT_ENTRIES (1u << 20)
+#define WHITEOUT_PREFIX ".wh."
+#define OPAQUE_MARKER   ".wh..wh..opq"
+#define OVERLAY_OPAQUE  "trusted.overlay.opaque"
 
 struct dir_time {
   char *path;
@@ -248,13 +248,12 @@ xattr_allowed(const char *name)
 {
   if (strncmp(name, "trusted.overlay.", 16) == 0)
     return false; /* a layer must not forge overlay metadata */
-  return strncmp(name, "user.", 5) == 0 || strncmp(name, "trusted.", 8) == 0 ||
-         strcmp(name, "security.capability") == 0;
+  return strncmp(name, "user.", 5) == 0 || strncmp(name, "trusted.", 8) == 0
+         || strcmp(name, "security.capability") == 0;
 }
 
 static int
-apply_xattrs(struct unpack *u, struct archive_entry *e, int fd, const char *path,
-             tank_error **err)
+apply_xattrs(struct unpack *u, struct archive_entry *e, int fd, const char *path, tank_error **err)
 {
   int n = archive_entry_xattr_reset(e);
   if (n > MAX_XATTRS)
@@ -292,8 +291,8 @@ chown_fd(struct unpack *u, int fd, struct archive_entry *e, const char *path, ta
 {
   la_int64_t uid = archive_entry_uid(e), gid = archive_entry_gid(e);
   if (uid < 0 || gid < 0 || uid >= UINT32_MAX || gid >= UINT32_MAX)
-    return tank_error_set(err, ERANGE, "`%s`: owner %lld:%lld out of range", path,
-                          (long long)uid, (long long)gid);
+    return tank_error_set(err, ERANGE, "`%s`: owner %lld:%lld out of range", path, (long long)uid,
+                          (long long)gid);
   if (fchown(fd, (uid_t)uid, (gid_t)gid) < 0 && !(u->opts->rootless && errno == EPERM))
     return tank_error_set(err, errno, "`%s`: chown %lld:%lld", path, (long long)uid,
                           (long long)gid);
@@ -302,8 +301,7 @@ chown_fd(struct unpack *u, int fd, struct archive_entry *e, const char *path, ta
 
 /* Owner, mode, xattrs in that order: chown clears setuid bits and file caps. */
 static int
-apply_meta_fd(struct unpack *u, int fd, struct archive_entry *e, const char *path,
-              tank_error **err)
+apply_meta_fd(struct unpack *u, int fd, struct archive_entry *e, const char *path, tank_error **err)
 {
   int r;
   if ((r = chown_fd(u, fd, e, path, err)) < 0)
@@ -314,13 +312,12 @@ apply_meta_fd(struct unpack *u, int fd, struct archive_entry *e, const char *pat
 }
 
 static int
-write_file(struct unpack *u, int pfd, const char *base, struct archive_entry *e,
-           const char *path, tank_error **err)
+write_file(struct unpack *u, int pfd, const char *base, struct archive_entry *e, const char *path,
+           tank_error **err)
 {
   if (archive_entry_size_is_set(e) && (uint64_t)archive_entry_size(e) > u->max_file_bytes)
     return tank_error_set(err, EFBIG, "`%s` claims %lld bytes, over the limit of %llu", path,
-                          (long long)archive_entry_size(e),
-                          (unsigned long long)u->max_file_bytes);
+                          (long long)archive_entry_size(e), (unsigned long long)u->max_file_bytes);
   _cleanup_close_ int fd
       = openat(pfd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0)
@@ -363,8 +360,8 @@ write_file(struct unpack *u, int pfd, const char *base, struct archive_entry *e,
 }
 
 static int
-make_dir(struct unpack *u, int pfd, const char *base, struct archive_entry *e,
-         const char *path, tank_error **err)
+make_dir(struct unpack *u, int pfd, const char *base, struct archive_entry *e, const char *path,
+         tank_error **err)
 {
   _cleanup_close_ int fd = -EBADF;
   if (*path == '\0')
@@ -404,8 +401,8 @@ meta_at(struct unpack *u, int pfd, const char *base, struct archive_entry *e, bo
   la_int64_t uid = archive_entry_uid(e), gid = archive_entry_gid(e);
   if (uid < 0 || gid < 0 || uid >= UINT32_MAX || gid >= UINT32_MAX)
     return tank_error_set(err, ERANGE, "`%s`: owner out of range", path);
-  if (fchownat(pfd, base, (uid_t)uid, (gid_t)gid, AT_SYMLINK_NOFOLLOW) < 0 &&
-      !(u->opts->rootless && errno == EPERM))
+  if (fchownat(pfd, base, (uid_t)uid, (gid_t)gid, AT_SYMLINK_NOFOLLOW) < 0
+      && !(u->opts->rootless && errno == EPERM))
     return tank_error_set(err, errno, "`%s`: chown", path);
   /* A node we just made (never a symlink here), so fchmodat does not follow out. */
   if (chmod_too && fchmodat(pfd, base, archive_entry_perm(e) & 07777, 0) < 0)
@@ -418,8 +415,8 @@ meta_at(struct unpack *u, int pfd, const char *base, struct archive_entry *e, bo
 }
 
 static int
-make_hardlink(struct unpack *u, int pfd, const char *base, const char *target,
-              const char *path, tank_error **err)
+make_hardlink(struct unpack *u, int pfd, const char *base, const char *target, const char *path,
+              tank_error **err)
 {
   char tpath[MAX_PATH_BYTES];
   if (normalize_path(target, tpath, sizeof tpath) < 0 || tpath[0] == '\0')
@@ -451,8 +448,8 @@ whiteout(struct unpack *u, int pfd, const char *base, const char *path, tank_err
   int r = remove_tree_at(pfd, victim);
   if (r < 0)
     return tank_error_set(err, -r, "`%s`: remove whited-out `%s`", path, victim);
-  if (mknodat(pfd, victim, S_IFCHR | 0, makedev(0, 0)) < 0 &&
-      !(u->opts->rootless && errno == EPERM))
+  if (mknodat(pfd, victim, S_IFCHR | 0, makedev(0, 0)) < 0
+      && !(u->opts->rootless && errno == EPERM))
     return tank_error_set(err, errno, "`%s`: create whiteout device", path);
   return 0;
 }
@@ -567,15 +564,15 @@ finish_dirs(struct unpack *u, tank_error **err)
 static int
 run(struct unpack *u, int blob_fd, tank_error **err)
 {
-  if (archive_read_support_filter_all(u->outer) != ARCHIVE_OK ||
-      archive_read_support_format_raw(u->outer) != ARCHIVE_OK ||
-      archive_read_open_fd(u->outer, blob_fd, READ_BLOCK) != ARCHIVE_OK)
+  if (archive_read_support_filter_all(u->outer) != ARCHIVE_OK
+      || archive_read_support_format_raw(u->outer) != ARCHIVE_OK
+      || archive_read_open_fd(u->outer, blob_fd, READ_BLOCK) != ARCHIVE_OK)
     return tank_error_set(err, EIO, "open layer stream: %s", archive_error_string(u->outer));
   struct archive_entry *raw;
   if (archive_read_next_header(u->outer, &raw) != ARCHIVE_OK)
     return tank_error_set(err, EIO, "read layer stream: %s", archive_error_string(u->outer));
-  if (archive_read_support_format_tar(u->inner) != ARCHIVE_OK ||
-      archive_read_open(u->inner, u, NULL, inner_read, NULL) != ARCHIVE_OK)
+  if (archive_read_support_format_tar(u->inner) != ARCHIVE_OK
+      || archive_read_open(u->inner, u, NULL, inner_read, NULL) != ARCHIVE_OK)
     return tank_error_set(err, EIO, "layer is not a tar archive: %s",
                           archive_error_string(u->inner));
   uint64_t entries = 0;

@@ -73,8 +73,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   tank_error_free(err);
   close(blob);
   close(root);
-  if (count_entries(base_fd, "outside") != 0 || count_entries(base_fd, ".") != 2 ||
-      count_entries(AT_FDCWD, "/tmp/tkim-fuzz-outside") != 0)
+  if (count_entries(base_fd, "outside") != 0 || count_entries(base_fd, ".") != 2
+      || count_entries(AT_FDCWD, "/tmp/tkim-fuzz-outside") != 0)
     abort();
   if (remove_tree_at(base_fd, "root") < 0)
     abort();

@@ -30,12 +30,12 @@ expect_manifest_error(const char *json, const char *part)
 static void
 test_oci_manifest(void **state)
 {
-  const char *j = "{\"schemaVersion\":2,\"mediaType\":\"" MEDIA_OCI_MANIFEST "\","
-                  "\"config\":{\"mediaType\":\"" MEDIA_OCI_CONFIG "\",\"digest\":\"" D1
-                  "\",\"size\":10},"
-                  "\"layers\":[{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar+gzip\","
-                  "\"digest\":\"" D2 "\",\"size\":20},{\"mediaType\":\"application/"
-                  "vnd.oci.image.layer.v1.tar+zstd\",\"digest\":\"" D3 "\",\"size\":30}]}";
+  const char *j
+      = "{\"schemaVersion\":2,\"mediaType\":\"" MEDIA_OCI_MANIFEST "\","
+        "\"config\":{\"mediaType\":\"" MEDIA_OCI_CONFIG "\",\"digest\":\"" D1 "\",\"size\":10},"
+        "\"layers\":[{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar+gzip\","
+        "\"digest\":\"" D2 "\",\"size\":20},{\"mediaType\":\"application/"
+        "vnd.oci.image.layer.v1.tar+zstd\",\"digest\":\"" D3 "\",\"size\":30}]}";
   struct oci_manifest m;
   tank_error *err = NULL;
   assert_int_equal(oci_manifest_parse(j, strlen(j), NULL, &m, &err), 0);
@@ -118,12 +118,13 @@ test_index_select(void **state)
 static void
 test_config(void **state)
 {
-  const char *j = "{\"architecture\":\"amd64\",\"os\":\"linux\",\"created\":\"2026-01-01T00:00:00Z\","
-                  "\"config\":{\"Entrypoint\":[\"/bin/sh\",\"-c\"],\"Cmd\":[\"echo hi\"],"
-                  "\"Env\":[\"PATH=/bin\"],\"WorkingDir\":\"/srv\",\"User\":\"1000:1000\","
-                  "\"StopSignal\":\"SIGINT\",\"ExposedPorts\":{\"80/tcp\":{},\"53/udp\":{}},"
-                  "\"Volumes\":{\"/data\":{}},\"Labels\":{\"a\":\"b\"}},"
-                  "\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[\"" D1 "\",\"" D2 "\"]}}";
+  const char *j
+      = "{\"architecture\":\"amd64\",\"os\":\"linux\",\"created\":\"2026-01-01T00:00:00Z\","
+        "\"config\":{\"Entrypoint\":[\"/bin/sh\",\"-c\"],\"Cmd\":[\"echo hi\"],"
+        "\"Env\":[\"PATH=/bin\"],\"WorkingDir\":\"/srv\",\"User\":\"1000:1000\","
+        "\"StopSignal\":\"SIGINT\",\"ExposedPorts\":{\"80/tcp\":{},\"53/udp\":{}},"
+        "\"Volumes\":{\"/data\":{}},\"Labels\":{\"a\":\"b\"}},"
+        "\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[\"" D1 "\",\"" D2 "\"]}}";
   struct image_config c;
   tank_error *err = NULL;
   assert_int_equal(image_config_parse(j, strlen(j), &c, &err), 0);
@@ -158,8 +159,11 @@ test_digest(void **state)
 {
   assert_true(digest_is_sha256(D1));
   assert_false(digest_is_sha256("sha256:11"));
-  assert_false(digest_is_sha256("sha512:" "1111111111111111111111111111111111111111111111111111111111111111"));
-  assert_false(digest_is_sha256("sha256:AAAA111111111111111111111111111111111111111111111111111111111111"));
+  assert_false(
+      digest_is_sha256("sha512:"
+                       "1111111111111111111111111111111111111111111111111111111111111111"));
+  assert_false(
+      digest_is_sha256("sha256:AAAA111111111111111111111111111111111111111111111111111111111111"));
   char d[DIGEST_STRING_LEN];
   digest_buffer("", 0, d);
   assert_string_equal(d, "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
@@ -169,12 +173,9 @@ int
 main(void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_oci_manifest),
-    cmocka_unit_test(test_docker_manifest_by_content_type),
-    cmocka_unit_test(test_manifest_errors),
-    cmocka_unit_test(test_index_select),
-    cmocka_unit_test(test_config),
-    cmocka_unit_test(test_digest),
+    cmocka_unit_test(test_oci_manifest),    cmocka_unit_test(test_docker_manifest_by_content_type),
+    cmocka_unit_test(test_manifest_errors), cmocka_unit_test(test_index_select),
+    cmocka_unit_test(test_config),          cmocka_unit_test(test_digest),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

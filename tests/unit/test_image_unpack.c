@@ -25,7 +25,7 @@ struct entry {
   const char *name;
   mode_t type;
   mode_t perm;
-  const char *data;   /* file content, or link target */
+  const char *data; /* file content, or link target */
   bool hardlink;
 };
 
