@@ -321,7 +321,8 @@ image_ls_main(int argc, char **argv)
     fprintf(stderr, "tank image ls: %s\n", err->msg);
     return 1;
   }
-  qsort(v, n, sizeof *v, cmp_records);
+  if (n > 0)
+    qsort(v, n, sizeof *v, cmp_records);
   bool json = co.output && strcmp(co.output, "json") == 0;
   json_t *arr = json_array();
   if (!json)

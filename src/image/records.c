@@ -443,8 +443,10 @@ image_prune(struct image_store *s, uint64_t *ret_reclaimed_bytes, tank_error **e
   if (r < 0)
     tank_error_set(err, ENOMEM, "prune");
   else {
-    qsort(blobs.v, blobs.n, sizeof *blobs.v, cmp_str);
-    qsort(layers.v, layers.n, sizeof *layers.v, cmp_str);
+    if (blobs.n > 0)
+      qsort(blobs.v, blobs.n, sizeof *blobs.v, cmp_str);
+    if (layers.n > 0)
+      qsort(layers.v, layers.n, sizeof *layers.v, cmp_str);
     /* Nobody pulls while we hold gc.lock: temporary files and locks are stale. */
     if ((r = sweep(s->blobs_fd, &blobs, &bytes, "blob", err)) == 0
         && (r = sweep(s->layers_fd, &layers, &bytes, "layer", err)) == 0

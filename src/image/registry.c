@@ -1,6 +1,7 @@
 /* Registry v2 client on libcurl: manifests with a full Accept header, blobs
  * streamed into the verifying writer (resuming with Range on retry), bearer and
  * basic auth, redirects followed by hand so credentials never go to another host. */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <pthread.h>
@@ -376,8 +377,7 @@ retryable(CURLcode c, long status)
 {
   if (c != CURLE_OK)
     return c == CURLE_COULDNT_CONNECT || c == CURLE_OPERATION_TIMEDOUT || c == CURLE_PARTIAL_FILE
-           || c == CURLE_RECV_ERROR || c == CURLE_SEND_ERROR || c == CURLE_GOT_NOTHING
-           || c == CURLE_COULDNT_RESOLVE_HOST;
+           || c == CURLE_RECV_ERROR || c == CURLE_SEND_ERROR || c == CURLE_GOT_NOTHING;
   return status == 429 || status == 502 || status == 503 || status == 504 || status == 500;
 }
 
@@ -521,8 +521,8 @@ static const struct image_source_ops registry_ops = {
   .free = registry_free,
 };
 
-static bool
-is_loopback(const char *domain)
+bool
+registry_is_loopback(const char *domain)
 {
   char host[256];
   snprintf(host, sizeof host, "%s", domain);
@@ -535,13 +535,21 @@ is_loopback(const char *domain)
   char *colon = strchr(host, ':');
   if (colon)
     *colon = '\0';
-  return strcmp(host, "localhost") == 0 || strncmp(host, "127.", 4) == 0;
+  struct in_addr a;
+  return strcmp(host, "localhost") == 0
+         || (inet_pton(AF_INET, host, &a) == 1 && (ntohl(a.s_addr) >> 24) == 127);
 }
 
-static bool
-is_insecure(const char *domain, char *const *insecure)
+const char *
+registry_scheme(const char *domain, char *const *insecure)
 {
-  if (is_loopback(domain))
+  return registry_plain_http_allowed(domain, insecure) ? "http" : "https";
+}
+
+bool
+registry_plain_http_allowed(const char *domain, char *const *insecure)
+{
+  if (registry_is_loopback(domain))
     return true;
   size_t n = strcspn(domain, ":");
   for (size_t i = 0; insecure && insecure[i]; i++)
@@ -566,7 +574,7 @@ registry_source_new(const struct image_ref *ref, const struct registry_options *
   reg->api_host = strdup(docker_hub ? "registry-1.docker.io" : ref->domain);
   reg->repo = strdup(ref->path);
   reg->reference = strdup(ref->digest ? ref->digest : ref->tag);
-  reg->scheme = strdup(is_insecure(ref->domain, opts->insecure_registries) ? "http" : "https");
+  reg->scheme = strdup(registry_scheme(ref->domain, opts->insecure_registries));
   reg->authfile = opts->authfile ? strdup(opts->authfile) : NULL;
   reg->max_retries = opts->max_retries ? opts->max_retries : DEFAULT_RETRIES;
   reg->cancel = opts->cancel;

@@ -3,6 +3,7 @@
  * a verifying blob_writer; get_blob may be called from several threads at once. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "image/manifest.h"
@@ -31,6 +32,12 @@ struct registry_options {
   unsigned max_retries;
   const volatile int *cancel;
 };
+
+/* "http" for loopback (localhost, 127.0.0.0/8, [::1]) and for registries named
+ * in insecure ("host:port" or "host"), "https" otherwise. */
+const char *registry_scheme(const char *domain, char *const *insecure);
+bool registry_plain_http_allowed(const char *domain, char *const *insecure);
+bool registry_is_loopback(const char *domain);
 
 int registry_source_new(const struct image_ref *ref, const struct registry_options *opts,
                         struct image_source **ret, tank_error **err);

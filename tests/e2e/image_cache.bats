@@ -77,6 +77,17 @@ setup() {
   [ "$unique" -eq 6 ] # config + 5 layers
 }
 
+@test "transient errors are retried with backoff and a dropped download resumes with Range" {
+  start_proxy 5135 5131 flaky "$IMG_TMP/flaky.log"
+  timage pull -q --root "$root" 127.0.0.1:5135/tkim/big:1
+  stop_proxy 5135
+  cat "$IMG_TMP/flaky.log"
+  # Per layer: a 503, a dropped half, then the rest asked for by Range.
+  [ "$(grep -c ' 1 -$' "$IMG_TMP/flaky.log")" -ge 3 ]
+  [ "$(grep -c ' 3 bytes=[0-9][0-9]*-$' "$IMG_TMP/flaky.log")" -ge 2 ]
+  timage inspect --root "$root" 127.0.0.1:5135/tkim/big:1 | jq -e '.lower_dirs | length == 2'
+}
+
 @test "offline mode uses only the cache and says exactly what is missing" {
   run timage pull --root "$root" --offline 127.0.0.1:5131/tkim/busybox:1
   [ "$status" -eq 1 ]

@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "image/auth.h"
+#include "image/source.h"
 
 static char path[64];
 
@@ -90,6 +91,23 @@ test_basic_token(void **state)
   free(t);
 }
 
+static void
+test_scheme(void **state)
+{
+  char *insecure[] = { "reg.lan:5000", "other.lan", NULL };
+  assert_string_equal(registry_scheme("registry.example", NULL), "https");
+  assert_string_equal(registry_scheme("docker.io", insecure), "https");
+  assert_string_equal(registry_scheme("127.0.0.1:5000", NULL), "http");
+  assert_string_equal(registry_scheme("127.1.2.3", NULL), "http");
+  assert_string_equal(registry_scheme("localhost:5000", NULL), "http");
+  assert_string_equal(registry_scheme("[::1]:5000", NULL), "http");
+  assert_string_equal(registry_scheme("reg.lan:5000", insecure), "http");
+  assert_string_equal(registry_scheme("reg.lan:5001", insecure), "https");
+  assert_string_equal(registry_scheme("other.lan:443", insecure), "http");
+  assert_string_equal(registry_scheme("127.0.0.1.example", NULL), "https");
+  assert_string_equal(registry_scheme("localhostx", NULL), "https");
+}
+
 int
 main(void)
 {
@@ -97,6 +115,7 @@ main(void)
     cmocka_unit_test(test_lookup),
     cmocka_unit_test(test_missing_files),
     cmocka_unit_test(test_basic_token),
+    cmocka_unit_test(test_scheme),
   };
   return cmocka_run_group_tests(tests, write_auth, remove_auth);
 }
