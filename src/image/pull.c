@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,15 +60,25 @@ report(struct pull *p, enum image_progress_stage stage, size_t i, uint64_t done,
   pthread_mutex_unlock(&p->lock);
 }
 
-static void
+static bool
+cancelled(struct pull *p)
+{
+  if (p->o->cancel && *p->o->cancel)
+    p->abort_flag = 1;
+  return p->abort_flag;
+}
+
+static int
 on_blob_progress(void *userdata, uint64_t done)
 {
   struct layer_progress *lp = userdata;
   struct pull *p = lp->p;
-  if (p->o->cancel && *p->o->cancel)
-    p->abort_flag = 1;
-  report(p, IMAGE_PROGRESS_DOWNLOADING, lp->index, done,
-         (uint64_t)p->manifest.layers[lp->index].size);
+  if (cancelled(p))
+    return 1;
+  if (lp->index < p->manifest.n_layers)
+    report(p, IMAGE_PROGRESS_DOWNLOADING, lp->index, done,
+           (uint64_t)p->manifest.layers[lp->index].size);
+  return 0;
 }
 
 /* Fetches one blob into the cache unless it is there; locked so concurrent
@@ -87,8 +98,8 @@ fetch_blob(struct pull *p, const struct oci_descriptor *d, struct layer_progress
   _cleanup_blob_writer_ blob_writer *w = NULL;
   if ((r = blob_writer_new(p->s, d->digest, d->size, &w, err)) < 0)
     return r;
-  if (lp)
-    blob_writer_set_progress(w, on_blob_progress, lp);
+  struct layer_progress config_progress = { p, SIZE_MAX };
+  blob_writer_set_progress(w, on_blob_progress, lp ? lp : &config_progress);
   if ((r = p->src->ops->get_blob(p->src, d, w, err)) < 0 || (r = blob_writer_commit(w, err)) < 0)
     return tank_error_wrap(err, "blob %s", d->digest);
   return 0;
@@ -99,6 +110,8 @@ pull_layer(struct pull *p, size_t i, tank_error **err)
 {
   const struct oci_descriptor *d = &p->manifest.layers[i];
   const char *diff_id = p->config.diff_ids[i];
+  if (cancelled(p))
+    return tank_error_set(err, ECANCELED, "pull cancelled");
   if (store_has_layer(p->s, diff_id)) {
     report(p, IMAGE_PROGRESS_CACHED, i, (uint64_t)d->size, (uint64_t)d->size);
     return 0;
@@ -114,7 +127,7 @@ pull_layer(struct pull *p, size_t i, tank_error **err)
   struct layer_progress lp = { p, i };
   if ((r = fetch_blob(p, d, &lp, err)) < 0)
     return r;
-  if (p->abort_flag)
+  if (cancelled(p))
     return tank_error_set(err, ECANCELED, "pull cancelled");
   report(p, IMAGE_PROGRESS_UNPACKING, i, (uint64_t)d->size, (uint64_t)d->size);
   _cleanup_close_ int blob = -EBADF, dir = -EBADF;

@@ -235,8 +235,8 @@ blob_writer_write(blob_writer *w, const void *buf, size_t len, tank_error **err)
   }
   hasher_update(w->h, buf, len);
   w->written += len;
-  if (w->progress)
-    w->progress(w->progress_userdata, w->written);
+  if (w->progress && w->progress(w->progress_userdata, w->written) != 0)
+    return tank_error_set(err, ECANCELED, "download of blob %s", w->digest);
   return 0;
 }
 

@@ -40,7 +40,8 @@ int store_lock(struct image_store *s, const char *kind, const char *digest, int 
                tank_error **err);
 int store_gc_lock(struct image_store *s, bool exclusive, int *ret_fd, tank_error **err);
 
-typedef void (*blob_progress_fn)(void *userdata, uint64_t done_bytes);
+/* Called after each write; a non-zero return stops the download (ECANCELED). */
+typedef int (*blob_progress_fn)(void *userdata, uint64_t done_bytes);
 typedef struct blob_writer blob_writer;
 /* expected_size < 0: unknown. */
 int blob_writer_new(struct image_store *s, const char *digest, int64_t expected_size,
