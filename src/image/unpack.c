@@ -483,6 +483,11 @@ unpack_entry(struct unpack *u, struct archive_entry *e, tank_error **err)
   if (strncmp(base, WHITEOUT_PREFIX, strlen(WHITEOUT_PREFIX)) == 0)
     return whiteout(u, pfd, base, path, err);
 
+  if (hardlink) {
+    char self[MAX_PATH_BYTES];
+    if (normalize_path(hardlink, self, sizeof self) == 0 && strcmp(self, path) == 0)
+      return 0; /* a link to itself: keep the file */
+  }
   struct stat st;
   bool exists = fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0;
   if (exists && !(type == AE_IFDIR && !hardlink && S_ISDIR(st.st_mode))) {

@@ -136,6 +136,18 @@ setup() {
   timage inspect --root "$root" "rootfs:$IMG_TMP/rootfs-dir" | jq -e ".lower_dirs == [\"$IMG_TMP/rootfs-dir\"]"
 }
 
+@test "progress: bars redrawn in place on a TTY, plain lines otherwise, nothing with --quiet" {
+  run script -qc "$TANK image pull --root $root 127.0.0.1:5131/tkim/layers:1" /dev/null
+  [ "$status" -eq 0 ]
+  [[ "$output" == *$'\e[2K'*"done ("* ]]
+  timage rm --root "$root" 127.0.0.1:5131/tkim/layers:1
+  run timage pull --root "$root" 127.0.0.1:5131/tkim/layers:1
+  [[ "$output" == *"layer 5/5 "*" done ("* ]]
+  [[ "$output" != *$'\e['* ]]
+  run timage pull -q --root "$root" 127.0.0.1:5131/tkim/layers:1
+  [[ "$output" =~ ^sha256:[0-9a-f]{64}$ ]]
+}
+
 @test "usage errors exit 2, --help exits 0" {
   run timage pull
   [ "$status" -eq 2 ]
