@@ -155,6 +155,7 @@ image_pull_main(int argc, char **argv)
 {
   static const struct option opts[] = {
     { "help", no_argument, NULL, 'h' },
+    { "data-dir", required_argument, NULL, 'r' },
     { "root", required_argument, NULL, 'r' },
     { "authfile", required_argument, NULL, 'a' },
     { "insecure-registry", required_argument, NULL, 'i' },
@@ -200,8 +201,8 @@ image_pull_main(int argc, char **argv)
                "  --platform OS/ARCH[/VAR]   choose from a multi-arch index (default: host)\n"
                "  -j, --jobs N               parallel layer downloads (default 3)\n"
                "  -q, --quiet                print only the manifest digest\n"
-               "  --root DIR                 data dir (default $TANK_DATA_DIR or " DEFAULT_DATA_DIR
-               ")\n");
+               "  --data-dir DIR             the data dir holding the cache (alias --root;\n"
+               "                             default $TANK_DATA_DIR or " DEFAULT_DATA_DIR ")\n");
         return 0;
       case 'a':
         po.authfile = optarg;
@@ -288,6 +289,7 @@ image_ls_main(int argc, char **argv)
 {
   static const struct option opts[] = {
     { "help", no_argument, NULL, 'h' },
+    { "data-dir", required_argument, NULL, 'r' },
     { "root", required_argument, NULL, 'r' },
     { "output", required_argument, NULL, 'o' },
     { NULL, 0, NULL, 0 },
@@ -302,7 +304,7 @@ image_ls_main(int argc, char **argv)
     if (pc > 0)
       continue;
     if (c == 'h') {
-      printf("Usage: tank image ls [-o json] [--root DIR]\n\nList the images in the cache.\n");
+      printf("Usage: tank image ls [-o json] [--data-dir DIR]\n\nList the images in the cache.\n");
       return 0;
     }
     return 2;
@@ -368,6 +370,7 @@ image_inspect_main(int argc, char **argv)
 {
   static const struct option opts[] = {
     { "help", no_argument, NULL, 'h' },
+    { "data-dir", required_argument, NULL, 'r' },
     { "root", required_argument, NULL, 'r' },
     { NULL, 0, NULL, 0 },
   };
@@ -378,7 +381,7 @@ image_inspect_main(int argc, char **argv)
     if (parse_common(c, &co) > 0)
       continue;
     if (c == 'h') {
-      printf("Usage: tank image inspect REF [--root DIR]\n\n"
+      printf("Usage: tank image inspect REF [--data-dir DIR]\n\n"
              "Print an image's record, config and layer dirs as JSON.\n");
       return 0;
     }
@@ -430,6 +433,7 @@ image_rm_prune_main(int argc, char **argv, bool prune)
 {
   static const struct option opts[] = {
     { "help", no_argument, NULL, 'h' },
+    { "data-dir", required_argument, NULL, 'r' },
     { "root", required_argument, NULL, 'r' },
     { NULL, 0, NULL, 0 },
   };
@@ -441,10 +445,10 @@ image_rm_prune_main(int argc, char **argv, bool prune)
       continue;
     if (c == 'h') {
       if (prune)
-        printf("Usage: tank image prune [--root DIR]\n\n"
+        printf("Usage: tank image prune [--data-dir DIR]\n\n"
                "Remove blobs, layers and temporary files no image references.\n");
       else
-        printf("Usage: tank image rm REF... [--root DIR]\n\n"
+        printf("Usage: tank image rm REF... [--data-dir DIR]\n\n"
                "Remove images and whatever of theirs no other image uses.\n");
       return 0;
     }

@@ -62,8 +62,7 @@ image_store_open(const char *root, struct image_store **ret, tank_error **err)
       || (r = open_subdir(s->root_fd, "tmp", &s->tmp_fd, err)) < 0
       || (r = open_subdir(s->root_fd, "locks", &s->locks_fd, err)) < 0)
     return tank_error_wrap(err, "image store `%s`", root);
-  /* Lower dirs must be reachable by overlayfs for any container user. */
-  fchmod(s->root_fd, 0711);
+  /* The layer tree is traversable (not listable) by other users. */
   fchmod(layers, 0711);
   fchmod(s->layers_fd, 0711);
   *ret = steal_pointer(&cleanup);
