@@ -186,7 +186,7 @@ oci_manifest_clear(struct oci_manifest *m)
 void
 oci_platform_host(struct oci_platform *ret)
 {
-  static struct utsname u;
+  static __thread struct utsname u; /* pulls may run on several threads */
   uname(&u);
   ret->os = "linux";
   ret->variant = NULL;

@@ -310,12 +310,21 @@ image_lookup(struct image_store *s, const char *refstr, struct image **ret, tank
   img->lower_dirs = calloc(rec->n_layers + 1, sizeof *img->lower_dirs);
   if (img->lower_dirs == NULL)
     return tank_error_set(err, ENOMEM, "lower dirs");
-  for (size_t i = 0; i < rec->n_layers; i++) {
+  /* Topmost first. A layer repeated in the stack (empty layers often are) is
+   * kept only at its topmost place: overlayfs refuses a lower dir twice, and the
+   * copy on top already decides every path the lower copy holds. */
+  size_t n = 0;
+  for (size_t i = rec->n_layers; i-- > 0;) {
     const char *diff_id = rec->layers[i].diff_id;
     if (!store_has_layer(s, diff_id))
       return tank_error_set(err, ENOENT, "image %s: layer %s is missing from the cache", name,
                             diff_id);
-    if ((img->lower_dirs[rec->n_layers - 1 - i] = store_layer_path(s, diff_id)) == NULL)
+    bool seen = false;
+    for (size_t k = i + 1; k < rec->n_layers && !seen; k++)
+      seen = strcmp(rec->layers[k].diff_id, diff_id) == 0;
+    if (seen)
+      continue;
+    if ((img->lower_dirs[n++] = store_layer_path(s, diff_id)) == NULL)
       return tank_error_set(err, ENOMEM, "lower dirs");
   }
   *ret = steal_pointer(&img);

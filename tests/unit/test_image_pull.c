@@ -88,12 +88,27 @@ make_layout(void **state)
                       MEDIA_OCI_MANIFEST, MEDIA_OCI_CONFIG, cdigest, clen, MEDIA_OCI_LAYER_TAR,
                       layer_digest, used);
   put_blob(manifest, (size_t)mlen, mdigest);
-  char index[512];
-  int ilen
-      = snprintf(index, sizeof index,
-                 "{\"schemaVersion\":2,\"manifests\":[{\"mediaType\":\"%s\",\"digest\":\"%s\","
-                 "\"size\":%d,\"annotations\":{\"org.opencontainers.image.ref.name\":\"t\"}}]}",
-                 MEDIA_OCI_MANIFEST, mdigest, mlen);
+  /* "dup": the same layer twice, as images with repeated empty layers have. */
+  char config2[512], c2digest[DIGEST_STRING_LEN];
+  int c2len = snprintf(config2, sizeof config2,
+                       "{\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[\"%s\",\"%s\"]}}",
+                       layer_digest, layer_digest);
+  put_blob(config2, (size_t)c2len, c2digest);
+  char manifest2[1024], m2digest[DIGEST_STRING_LEN];
+  int m2len = snprintf(manifest2, sizeof manifest2,
+                       "{\"schemaVersion\":2,\"config\":{\"digest\":\"%s\",\"size\":%d},"
+                       "\"layers\":[{\"mediaType\":\"%s\",\"digest\":\"%s\",\"size\":%zu},"
+                       "{\"mediaType\":\"%s\",\"digest\":\"%s\",\"size\":%zu}]}",
+                       c2digest, c2len, MEDIA_OCI_LAYER_TAR, layer_digest, used,
+                       MEDIA_OCI_LAYER_TAR, layer_digest, used);
+  put_blob(manifest2, (size_t)m2len, m2digest);
+  char index[1024];
+  int ilen = snprintf(index, sizeof index,
+                      "{\"schemaVersion\":2,\"manifests\":[{\"mediaType\":\"%s\",\"digest\":\"%s\","
+                      "\"size\":%d,\"annotations\":{\"org.opencontainers.image.ref.name\":\"t\"}},"
+                      "{\"mediaType\":\"%s\",\"digest\":\"%s\",\"size\":%d,\"annotations\":"
+                      "{\"org.opencontainers.image.ref.name\":\"dup\"}}]}",
+                      MEDIA_OCI_MANIFEST, mdigest, mlen, MEDIA_OCI_MANIFEST, m2digest, m2len);
   snprintf(p, sizeof p, "%s/index.json", layout);
   write_file(p, index, (size_t)ilen);
   free(tar);
@@ -198,6 +213,23 @@ test_pull_on_worker_thread(void **state)
 }
 
 static void
+test_repeated_layer(void **state)
+{
+  struct job j = { .opts = { .rootless = true } };
+  open_store("store-dup", &j.store);
+  snprintf(j.ref, sizeof j.ref, "oci:%s:dup", layout);
+  pull_in_thread(&j);
+  if (j.r < 0)
+    fail_msg("%s", j.err->msg);
+  assert_int_equal(j.img->record.n_layers, 2);
+  /* overlayfs takes a lower dir once: the repeat collapses. */
+  assert_non_null(j.img->lower_dirs[0]);
+  assert_null(j.img->lower_dirs[1]);
+  image_free(j.img);
+  image_store_free(j.store);
+}
+
+static void
 test_cancel(void **state)
 {
   volatile int cancel = 1;
@@ -242,6 +274,7 @@ main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_pull_on_worker_thread),
+    cmocka_unit_test(test_repeated_layer),
     cmocka_unit_test(test_cancel),
     cmocka_unit_test(test_corrupt_blob),
   };
