@@ -91,3 +91,14 @@ compare() {
   [ "$(echo "$c" | jq -c .Volumes)" = '["/var/lib/fixture"]' ]
   [ "$(echo "$c" | jq -r '.Labels["org.tank.fixture"]')" = busybox ]
 }
+
+@test "the pulled busybox image, overlaid, runs its shell" {
+  root=$IMG_TMP/root-run
+  timage pull -q --root "$root" "127.0.0.1:5111/tkim/busybox:1"
+  m=$IMG_TMP/run-merged
+  merge_image "$root" "127.0.0.1:5111/tkim/busybox:1" "$m"
+  run chroot "$m" /bin/sh -c 'echo hello from $(id -u) in $(cat /etc/hostname)'
+  umount "$m"
+  [ "$status" -eq 0 ]
+  [ "$output" = "hello from 0 in tank-fixture" ]
+}
