@@ -10,7 +10,7 @@ build=(meson ninja-build pkg-config gcc clang libclang-rt-14-dev clang-format
        libnl-3-dev libnl-route-3-dev libseccomp-dev libcap-dev)
 test=(libcmocka-dev bats jq python3 sqlite3 etcd-server etcd-client
       docker-registry skopeo umoci busybox-static iproute2 procps util-linux
-      tmux valgrind openssl apache2-utils)
+      tmux valgrind openssl apache2-utils zstd curl libcap2-bin)
 bench=(crun runc podman hyperfine qemu-system-x86)
 
 want=("${build[@]}" "${test[@]}")

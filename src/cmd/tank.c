@@ -16,6 +16,7 @@ static const struct verb {
   { "delete", verb_delete, "delete pods (--wait until they are gone)" },
   { "restart", verb_restart, "restart a pod's containers" },
   { "events", verb_events, "follow changes to pods and their status" },
+  { "image", verb_image, "pull, list, inspect and remove images in the local cache" },
   { "validate", verb_validate, "check pod specs without a daemon; print their canonical form" },
   { "version", verb_version, "print the version of tank" },
 };

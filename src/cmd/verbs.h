@@ -2,6 +2,7 @@
  * returns the process exit code (0 ok, 1 error, 2 usage). */
 #pragma once
 
+int verb_image(int argc, char **argv);
 int verb_validate(int argc, char **argv);
 int verb_apply(int argc, char **argv);
 int verb_get(int argc, char **argv);

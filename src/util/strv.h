@@ -1,0 +1,12 @@
+/* NULL-terminated string vectors (char **), the shape argv and envp have. */
+#pragma once
+
+#include <stddef.h>
+
+size_t strv_length(char *const *v);
+/* Appends s (taking ownership) to *v; returns -ENOMEM (freeing s) on failure. */
+int strv_push(char ***v, char *s);
+char **strv_copy(char *const *v);
+char **strv_free(char **v);
+void strv_freep(char ***v);
+#define _cleanup_strv_free_ __attribute__((cleanup(strv_freep)))
