@@ -1,0 +1,300 @@
+/* Test driver for Tank's sandbox and network code: what tankd will do for a
+ * pod, one step per command, with the pod's network given as JSON shaped like
+ * the spec's `network:` section (plus routes, mtu, search, options). The bats
+ * tests run it inside a test namespace acting as the host.
+ *
+ *   tank-nettool create  RUN POD CONFIG.json
+ *   tank-nettool check   RUN POD CONFIG.json   (exit 1 and one line per drift)
+ *   tank-nettool repair  RUN POD CONFIG.json
+ *   tank-nettool destroy RUN POD
+ *   tank-nettool hostif-up HOSTIF.json | hostif-down NAME
+ *   tank-nettool mac POD INDEX
+ *   tank-nettool bench RUN N PARENT      (N create+destroy cycles, ms each)
+ *
+ * Environment: TANK_UPLINK (daemon `uplink:`), TANK_HOST_RESOLV_CONF. */
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "net/addr.h"
+#include "net/hostif.h"
+#include "net/macvlan.h"
+#include "net/netconf.h"
+#include "runtime/sandbox.h"
+#include "util/cleanup.h"
+
+static int
+bad(tank_error **err, const char *what, const char *value)
+{
+  return tank_error_set(err, EINVAL, "%s: bad value `%s`", what, value ? value : "(not a string)");
+}
+
+static int
+parse_ip_list(json_t *v, bool with_prefix, struct spec_ip **ret, size_t *n, const char *what,
+              tank_error **err)
+{
+  json_t *one = NULL;
+  if (json_is_string(v)) {
+    one = json_array();
+    json_array_append(one, v);
+    v = one;
+  }
+  size_t i;
+  json_t *e;
+  int r = 0;
+  json_array_foreach(v, i, e)
+  {
+    struct spec_ip ip;
+    if (!json_is_string(e) || net_ip_parse(json_string_value(e), with_prefix, &ip) < 0) {
+      r = bad(err, what, json_string_value(e));
+      break;
+    }
+    *ret = reallocarray(*ret, *n + 1, sizeof **ret);
+    (*ret)[(*n)++] = ip;
+  }
+  json_decref(one);
+  return r;
+}
+
+static int
+parse_strv(json_t *v, char ***ret, size_t *n, const char *what, tank_error **err)
+{
+  size_t i;
+  json_t *e;
+  json_array_foreach(v, i, e)
+  {
+    if (!json_is_string(e))
+      return bad(err, what, NULL);
+    *ret = reallocarray(*ret, *n + 1, sizeof **ret);
+    (*ret)[(*n)++] = strdup(json_string_value(e));
+  }
+  return 0;
+}
+
+static int
+parse_routes(json_t *v, struct net_route **ret, size_t *n, tank_error **err)
+{
+  size_t i;
+  json_t *e;
+  json_array_foreach(v, i, e)
+  {
+    struct net_route r = { 0 };
+    const char *to = json_string_value(json_object_get(e, "to"));
+    const char *via = json_string_value(json_object_get(e, "via"));
+    if (to == NULL || net_ip_parse(strcmp(to, "default") == 0 ? "0.0.0.0/0" : to, true, &r.dst) < 0)
+      return bad(err, "routes.to", to);
+    if (via) {
+      if (net_ip_parse(via, false, &r.via) < 0)
+        return bad(err, "routes.via", via);
+      r.has_via = true;
+      if (strcmp(to, "default") == 0 && r.via.family == AF_INET6)
+        net_ip_parse("::/0", true, &r.dst);
+    }
+    *ret = reallocarray(*ret, *n + 1, sizeof **ret);
+    (*ret)[(*n)++] = r;
+  }
+  return 0;
+}
+
+static int
+parse_nic(json_t *j, struct net_nic *nic, tank_error **err)
+{
+  const char *s;
+  if ((s = json_string_value(json_object_get(j, "name"))))
+    nic->name = strdup(s);
+  if ((s = json_string_value(json_object_get(j, "parent"))))
+    nic->parent = strdup(s);
+  if ((s = json_string_value(json_object_get(j, "macvlan_mode"))) &&
+      net_macvlan_mode_parse(s, &nic->macvlan_mode) < 0)
+    return bad(err, "macvlan_mode", s);
+  if ((s = json_string_value(json_object_get(j, "mac")))) {
+    if (net_mac_parse(s, nic->mac) < 0)
+      return bad(err, "mac", s);
+    nic->has_mac = true;
+  }
+  nic->mtu = (unsigned)json_integer_value(json_object_get(j, "mtu"));
+  if (parse_ip_list(json_object_get(j, "ip"), true, &nic->ips, &nic->n_ips, "ip", err) < 0)
+    return -EINVAL;
+  struct spec_ip *gws = NULL;
+  size_t n_gws = 0;
+  if (parse_ip_list(json_object_get(j, "gateway"), false, &gws, &n_gws, "gateway", err) < 0) {
+    free(gws);
+    return -EINVAL;
+  }
+  for (size_t i = 0; i < n_gws; i++) {
+    if (gws[i].family == AF_INET) {
+      nic->has_gw4 = true;
+      nic->gw4 = gws[i];
+    } else {
+      nic->has_gw6 = true;
+      nic->gw6 = gws[i];
+    }
+  }
+  free(gws);
+  return parse_routes(json_object_get(j, "routes"), &nic->routes, &nic->n_routes, err);
+}
+
+static int
+load_config(const char *path, struct net_config *c, tank_error **err)
+{
+  json_error_t jerr;
+  json_t *j = json_load_file(path, 0, &jerr);
+  if (j == NULL)
+    return tank_error_set(err, EINVAL, "%s:%d: %s", path, jerr.line, jerr.text);
+  const char *mode = json_string_value(json_object_get(j, "mode"));
+  int r = 0;
+  memset(c, 0, sizeof *c);
+  c->mode = mode == NULL || strcmp(mode, "none") == 0 ? SPEC_NET_NONE
+            : strcmp(mode, "host") == 0               ? SPEC_NET_HOST
+                                                      : SPEC_NET_NICS;
+  json_t *nics = json_object_get(j, "nics");
+  if (json_array_size(nics)) {
+    c->nics = calloc(json_array_size(nics), sizeof *c->nics);
+    for (size_t i = 0; i < json_array_size(nics) && r == 0; i++) {
+      c->n_nics++;
+      r = parse_nic(json_array_get(nics, i), &c->nics[i], err);
+    }
+  }
+  json_t *dns = json_object_get(j, "dns");
+  if (r == 0 && dns) {
+    c->has_dns = true;
+    r = parse_ip_list(dns, false, &c->dns, &c->n_dns, "dns", err);
+  }
+  if (r == 0)
+    r = parse_strv(json_object_get(j, "search"), &c->search, &c->n_search, "search", err);
+  if (r == 0)
+    r = parse_strv(json_object_get(j, "options"), &c->options, &c->n_options, "options", err);
+  json_decref(j);
+  if (r < 0)
+    net_config_clear(c);
+  return r;
+}
+
+static int
+load_hostif(const char *path, struct net_host_interface *hi, tank_error **err)
+{
+  struct net_config c;
+  if (load_config(path, &c, err) < 0)
+    return -EINVAL;
+  if (c.n_nics != 1) {
+    net_config_clear(&c);
+    return tank_error_set(err, EINVAL, "%s: want exactly one nic", path);
+  }
+  struct net_nic *n = &c.nics[0];
+  *hi = (struct net_host_interface){
+    .name = steal_pointer(&n->name),
+    .parent = steal_pointer(&n->parent),
+    .ips = steal_pointer(&n->ips),
+    .n_ips = n->n_ips,
+    .routes = steal_pointer(&n->routes),
+    .n_routes = n->n_routes,
+  };
+  n->n_ips = n->n_routes = 0;
+  net_config_clear(&c);
+  return 0;
+}
+
+static double
+now_ms(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static int
+bench(const char *run, int n, const char *parent, const struct net_host *host, tank_error **err)
+{
+  struct net_config c = { .mode = SPEC_NET_NICS, .n_nics = 1 };
+  struct net_nic nic = { .name = "eth0", .parent = (char *)parent };
+  struct spec_ip ip;
+  net_ip_parse("10.77.0.2/24", true, &ip);
+  nic.ips = &ip;
+  nic.n_ips = 1;
+  c.nics = &nic;
+  double create_total = 0, destroy_total = 0;
+  for (int i = 0; i < n; i++) {
+    double t0 = now_ms();
+    if (sandbox_create(run, "tknbench", &c, host, err) < 0)
+      return -1;
+    double t1 = now_ms();
+    if (sandbox_destroy(run, "tknbench", err) < 0)
+      return -1;
+    create_total += t1 - t0;
+    destroy_total += now_ms() - t1;
+  }
+  printf("create_ms %.3f\ndestroy_ms %.3f\n", create_total / n, destroy_total / n);
+  return 0;
+}
+
+static int
+usage(void)
+{
+  fprintf(stderr, "usage: tank-nettool create|check|repair RUN POD CONFIG | destroy RUN POD | "
+                  "hostif-up FILE | hostif-down NAME | mac POD INDEX | bench RUN N PARENT\n");
+  return 2;
+}
+
+int
+main(int argc, char **argv)
+{
+  _cleanup_error_ tank_error *err = NULL;
+  struct net_host host = { .uplink = getenv("TANK_UPLINK"),
+                           .host_resolv_conf = getenv("TANK_HOST_RESOLV_CONF") };
+  struct net_config c = { 0 };
+  int r, rc = 0;
+
+  if (argc < 2)
+    return usage();
+  const char *cmd = argv[1];
+  if (strcmp(cmd, "mac") == 0 && argc == 4) {
+    uint8_t mac[6];
+    char buf[18];
+    net_stable_mac(argv[2], strtoul(argv[3], NULL, 10), mac);
+    net_mac_format(mac, buf);
+    puts(buf);
+    return 0;
+  } else if (strcmp(cmd, "destroy") == 0 && argc == 4) {
+    r = sandbox_destroy(argv[2], argv[3], &err);
+  } else if (strcmp(cmd, "hostif-down") == 0 && argc == 3) {
+    r = net_host_interface_down(argv[2], &err);
+  } else if (strcmp(cmd, "hostif-up") == 0 && argc == 3) {
+    struct net_host_interface hi;
+    r = load_hostif(argv[2], &hi, &err);
+    if (r == 0) {
+      r = net_host_interface_up(&hi, &host, &err);
+      net_host_interface_clear(&hi);
+    }
+  } else if (strcmp(cmd, "bench") == 0 && argc == 5) {
+    r = bench(argv[2], atoi(argv[3]), argv[4], &host, &err);
+  } else if (argc == 5 && (strcmp(cmd, "create") == 0 || strcmp(cmd, "check") == 0 ||
+                           strcmp(cmd, "repair") == 0)) {
+    r = load_config(argv[4], &c, &err);
+    if (r == 0 && strcmp(cmd, "create") == 0)
+      r = sandbox_create(argv[2], argv[3], &c, &host, &err);
+    else if (r == 0 && strcmp(cmd, "repair") == 0)
+      r = sandbox_repair(argv[2], argv[3], &c, &host, &err);
+    else if (r == 0) {
+      struct net_drift d;
+      r = sandbox_check(argv[2], argv[3], &c, &host, &d, &err);
+      if (r == 0) {
+        for (size_t i = 0; i < d.n; i++)
+          printf("%s\n", d.problems[i]);
+        rc = d.n ? 1 : 0;
+        net_drift_clear(&d);
+      }
+    }
+    net_config_clear(&c);
+  } else {
+    return usage();
+  }
+  if (r < 0) {
+    fprintf(stderr, "tank-nettool: %s\n", err ? err->msg : "failed");
+    return 2;
+  }
+  return rc;
+}
