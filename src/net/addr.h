@@ -19,7 +19,7 @@ const char *net_ip_format(const struct spec_ip *ip, bool with_prefix, char buf[N
 int net_mac_parse(const char *s, unsigned char ret_mac[6]);
 void net_mac_format(const unsigned char mac[6], char buf[18]);
 
-size_t net_ip_len(int family); /* 4 or 16 */
+size_t net_ip_len(int family);                                       /* 4 or 16 */
 bool net_ip_equal(const struct spec_ip *a, const struct spec_ip *b); /* address only */
 bool net_ip_in_subnet(const struct spec_ip *addr, const struct spec_ip *subnet);
 /* The subnet's network address (host bits cleared), prefix kept. */

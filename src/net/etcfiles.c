@@ -63,8 +63,8 @@ host_nameservers(FILE *out, const char *host, bool keep_loopback)
     char *pct = strchr(word, '%'); /* fe80::1%eth0: the zone names a host link */
     if (pct)
       *pct = '\0';
-    if (net_ip_parse(word, false, &ip) < 0 || (!keep_loopback && net_ip_is_loopback(&ip)) ||
-        (pct && !keep_loopback))
+    if (net_ip_parse(word, false, &ip) < 0 || (!keep_loopback && net_ip_is_loopback(&ip))
+        || (pct && !keep_loopback))
       continue;
     fprintf(out, "nameserver %s\n", v);
     n++;
@@ -154,8 +154,8 @@ write_atomic(int dirfd, const char *dir, const char *name, const char *text, tan
 {
   char tmp[64];
   snprintf(tmp, sizeof tmp, ".%s.tmp", name);
-  _cleanup_close_ int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
-                                  0644);
+  _cleanup_close_ int fd
+      = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
   if (fd < 0)
     return tank_error_set(err, errno, "create `%s/%s`", dir, tmp);
   size_t len = strlen(text);
@@ -186,8 +186,8 @@ net_write_etc_files(const char *dir, const char *pod, const struct net_config *c
   _cleanup_free_ char *resolv = NULL;
   _cleanup_free_ char *hosts = NULL;
   _cleanup_free_ char *hostname = NULL;
-  const char *host_path = host && host->host_resolv_conf ? host->host_resolv_conf
-                                                         : "/etc/resolv.conf";
+  const char *host_path
+      = host && host->host_resolv_conf ? host->host_resolv_conf : "/etc/resolv.conf";
   tank_error *rerr = NULL;
   size_t len;
 
@@ -204,8 +204,8 @@ net_write_etc_files(const char *dir, const char *pod, const struct net_config *c
     }
     tank_error_free(rerr);
   }
-  if (net_render_resolv_conf(c, host_resolv, &resolv, err) < 0 ||
-      net_render_hosts(pod, c, &hosts, err) < 0)
+  if (net_render_resolv_conf(c, host_resolv, &resolv, err) < 0
+      || net_render_hosts(pod, c, &hosts, err) < 0)
     return tank_error_wrap(err, "pod `%s`", pod);
   if (asprintf(&hostname, "%s\n", pod) < 0)
     return tank_error_set(err, ENOMEM, "pod `%s`: hostname", pod);
@@ -214,9 +214,9 @@ net_write_etc_files(const char *dir, const char *pod, const struct net_config *c
   _cleanup_close_ int dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
   if (dirfd < 0)
     return tank_error_set(err, errno, "pod `%s`: open `%s`", pod, dir);
-  if (write_atomic(dirfd, dir, "resolv.conf", resolv, err) < 0 ||
-      write_atomic(dirfd, dir, "hosts", hosts, err) < 0 ||
-      write_atomic(dirfd, dir, "hostname", hostname, err) < 0)
+  if (write_atomic(dirfd, dir, "resolv.conf", resolv, err) < 0
+      || write_atomic(dirfd, dir, "hosts", hosts, err) < 0
+      || write_atomic(dirfd, dir, "hostname", hostname, err) < 0)
     return tank_error_wrap(err, "pod `%s`", pod);
   return 0;
 }

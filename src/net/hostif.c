@@ -39,14 +39,13 @@ net_host_interface_up(const struct net_host_interface *hi, const struct net_host
                           hi->name);
   if (net_nl_open(-1, &sk, err) < 0)
     return tank_error_wrap(err, "host interface `%s`", hi->name);
-  if (net_nic_parent(sk, &as_nic, host, parent, err) < 0 ||
-      net_link_index(sk, parent, &parent_ifindex, err) < 0)
+  if (net_nic_parent(sk, &as_nic, host, parent, err) < 0
+      || net_link_index(sk, parent, &parent_ifindex, err) < 0)
     return tank_error_wrap(err, "host interface `%s`: parent", hi->name);
   if (net_link_index(sk, hi->name, &ifindex, NULL) < 0) {
     net_nl_errno(0); /* absent: forget the kernel's ENODEV */
-    if (net_macvlan_create(sk, parent_ifindex, -1, hi->name, SPEC_MACVLAN_BRIDGE, NULL, 0, err) <
-            0 ||
-        net_link_index(sk, hi->name, &ifindex, err) < 0)
+    if (net_macvlan_create(sk, parent_ifindex, -1, hi->name, SPEC_MACVLAN_BRIDGE, NULL, 0, err) < 0
+        || net_link_index(sk, hi->name, &ifindex, err) < 0)
       return tank_error_wrap(err, "host interface");
   } else if (net_link_set_up(sk, ifindex, true, err) < 0) {
     return tank_error_wrap(err, "host interface `%s`", hi->name);

@@ -31,8 +31,7 @@ net_macvlan_kernel_mode(enum spec_macvlan_mode mode)
 
 int
 net_macvlan_create(struct nl_sock *host_sk, int parent_ifindex, int netns_fd, const char *name,
-                   enum spec_macvlan_mode mode, const uint8_t *mac, unsigned mtu,
-                   tank_error **err)
+                   enum spec_macvlan_mode mode, const uint8_t *mac, unsigned mtu, tank_error **err)
 {
   _cleanup_nl_object_ struct rtnl_link *link = rtnl_link_macvlan_alloc();
   _cleanup_nl_addr_ struct nl_addr *lladdr = NULL;

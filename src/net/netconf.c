@@ -147,8 +147,8 @@ validate_text(const char *what, char **v, size_t n, size_t max, tank_error **err
   for (size_t i = 0; i < n; i++) {
     size_t len = strlen(v[i]);
     if (len == 0 || len > NET_MAX_DNS_TEXT)
-      return tank_error_set(err, EINVAL, "network.%s[%zu]: empty or longer than %d bytes", what,
-                            i, NET_MAX_DNS_TEXT);
+      return tank_error_set(err, EINVAL, "network.%s[%zu]: empty or longer than %d bytes", what, i,
+                            NET_MAX_DNS_TEXT);
     for (const char *p = v[i]; *p; p++)
       if (*p <= ' ' || *p == 0x7f || *p == '#' || *p == ';')
         return tank_error_set(err, EINVAL,
@@ -165,9 +165,10 @@ validate_nic(const struct net_config *c, size_t i, tank_error **err)
   char a[NET_IP_STRLEN];
 
   if (!net_ifname_valid(nic->name))
-    return tank_error_set(err, EINVAL, "nics[%zu].name: `%s` is not an interface name (1-%d "
-                          "bytes, no `/`, `:` or blanks)", i, nic->name ? nic->name : "",
-                          NET_IFNAME_MAX);
+    return tank_error_set(err, EINVAL,
+                          "nics[%zu].name: `%s` is not an interface name (1-%d "
+                          "bytes, no `/`, `:` or blanks)",
+                          i, nic->name ? nic->name : "", NET_IFNAME_MAX);
   if (strcmp(nic->name, "lo") == 0)
     return tank_error_set(err, EINVAL, "nics[%zu].name: `lo` is the pod's loopback", i);
   for (size_t j = 0; j < i; j++)
@@ -187,8 +188,8 @@ validate_nic(const struct net_config *c, size_t i, tank_error **err)
   if (nic->has_mac && (nic->mac[0] & 1))
     return tank_error_set(err, EINVAL, "nic `%s`: mac is a multicast address", nic->name);
   if (nic->has_mac && nic->macvlan_mode == SPEC_MACVLAN_PASSTHRU)
-    return tank_error_set(err, EINVAL,
-                          "nic `%s`: passthru takes the parent's mac; remove `mac:`", nic->name);
+    return tank_error_set(err, EINVAL, "nic `%s`: passthru takes the parent's mac; remove `mac:`",
+                          nic->name);
   for (size_t j = 0; j < nic->n_ips; j++)
     for (size_t k = 0; k < j; k++)
       if (net_ip_equal(&nic->ips[j], &nic->ips[k]))
@@ -203,15 +204,22 @@ validate_nic(const struct net_config *c, size_t i, tank_error **err)
   for (size_t j = 0; j < nic->n_routes; j++) {
     const struct net_route *r = &nic->routes[j];
     if (r->has_via && r->via.family != r->dst.family)
-      return tank_error_set(err, EINVAL, "nic `%s`: routes[%zu]: `via` is not of the family of "
-                            "`to`", nic->name, j);
+      return tank_error_set(err, EINVAL,
+                            "nic `%s`: routes[%zu]: `via` is not of the family of "
+                            "`to`",
+                            nic->name, j);
     if (r->has_via && !gateway_on_link(nic, &r->via))
-      return tank_error_set(err, EINVAL, "nic `%s`: routes[%zu]: via %s is in none of its "
-                            "subnets", nic->name, j, net_ip_format(&r->via, false, a));
-    if (r->dst.prefix == 0 && ((r->dst.family == AF_INET && nic->has_gw4) ||
-                               (r->dst.family == AF_INET6 && nic->has_gw6)))
-      return tank_error_set(err, EINVAL, "nic `%s`: routes[%zu]: a default route and `gateway` "
-                            "both given", nic->name, j);
+      return tank_error_set(err, EINVAL,
+                            "nic `%s`: routes[%zu]: via %s is in none of its "
+                            "subnets",
+                            nic->name, j, net_ip_format(&r->via, false, a));
+    if (r->dst.prefix == 0
+        && ((r->dst.family == AF_INET && nic->has_gw4)
+            || (r->dst.family == AF_INET6 && nic->has_gw6)))
+      return tank_error_set(err, EINVAL,
+                            "nic `%s`: routes[%zu]: a default route and `gateway` "
+                            "both given",
+                            nic->name, j);
   }
   return 0;
 }
@@ -227,8 +235,8 @@ net_config_validate(const struct net_config *c, tank_error **err)
     return tank_error_set(err, EINVAL, "network: nics listed but the mode is none or host");
   if (c->n_dns > NET_MAX_DNS)
     return tank_error_set(err, E2BIG, "network.dns: more than %d servers", NET_MAX_DNS);
-  if (validate_text("search", c->search, c->n_search, NET_MAX_SEARCH, err) < 0 ||
-      validate_text("options", c->options, c->n_options, NET_MAX_OPTIONS, err) < 0)
+  if (validate_text("search", c->search, c->n_search, NET_MAX_SEARCH, err) < 0
+      || validate_text("options", c->options, c->n_options, NET_MAX_OPTIONS, err) < 0)
     return tank_error_code(*err);
   for (size_t i = 0; i < c->n_nics; i++)
     if (validate_nic(c, i, err) < 0)

@@ -11,16 +11,16 @@
 #include "util/error.h"
 
 /* Limits on what a spec can make grow. */
-#define NET_MAX_NICS          16
-#define NET_MAX_IPS_PER_NIC   16
-#define NET_MAX_ROUTES        64
-#define NET_MAX_DNS           8
-#define NET_MAX_SEARCH        16
-#define NET_MAX_OPTIONS       16
-#define NET_MAX_DNS_TEXT      253 /* one search domain or option */
-#define NET_IFNAME_MAX        15  /* IFNAMSIZ - 1 */
-#define NET_MTU_MIN           68
-#define NET_MTU_MAX           65535
+#define NET_MAX_NICS        16
+#define NET_MAX_IPS_PER_NIC 16
+#define NET_MAX_ROUTES      64
+#define NET_MAX_DNS         8
+#define NET_MAX_SEARCH      16
+#define NET_MAX_OPTIONS     16
+#define NET_MAX_DNS_TEXT    253 /* one search domain or option */
+#define NET_IFNAME_MAX      15  /* IFNAMSIZ - 1 */
+#define NET_MTU_MIN         68
+#define NET_MTU_MAX         65535
 
 struct net_route {
   struct spec_ip dst; /* with prefix; 0.0.0.0/0 or ::/0 is a default route */
@@ -67,8 +67,7 @@ void net_config_clear(struct net_config *c);
 /* Copies what the spec carries today (mode, NICs, addresses, gateways, mac,
  * dns) into *ret. NICs with `ip: {pool: ...}` get their addresses later from
  * IPAM (net_nic_add_ip). */
-int net_config_from_spec(const struct spec_network *sn, struct net_config *ret,
-                         tank_error **err);
+int net_config_from_spec(const struct spec_network *sn, struct net_config *ret, tank_error **err);
 
 /* Checks names, limits, families and that each gateway lies in one of its NIC's
  * subnets. The error names the NIC and the field. */

@@ -168,9 +168,9 @@ find_default(struct nl_object *obj, void *arg)
   struct uplink_search *s = arg;
   struct nl_addr *dst = rtnl_route_get_dst(route);
 
-  if (rtnl_route_get_family(route) != s->family || rtnl_route_get_table(route) != RT_TABLE_MAIN ||
-      rtnl_route_get_type(route) != RTN_UNICAST || (dst && nl_addr_get_prefixlen(dst) != 0) ||
-      rtnl_route_get_nnexthops(route) < 1)
+  if (rtnl_route_get_family(route) != s->family || rtnl_route_get_table(route) != RT_TABLE_MAIN
+      || rtnl_route_get_type(route) != RTN_UNICAST || (dst && nl_addr_get_prefixlen(dst) != 0)
+      || rtnl_route_get_nnexthops(route) < 1)
     return;
   int oif = rtnl_route_nh_get_ifindex(rtnl_route_nexthop_n(route, 0));
   uint32_t prio = rtnl_route_get_priority(route);
@@ -200,13 +200,14 @@ net_default_uplink(struct nl_sock *sk, char ret_name[16], tank_error **err)
     snprintf(ret_name, 16, "%s", rtnl_link_get_name(link));
     return 0;
   }
-  return tank_error_set(err, ENETUNREACH, "find the uplink: the host has no default route; set "
+  return tank_error_set(err, ENETUNREACH,
+                        "find the uplink: the host has no default route; set "
                         "`uplink:` in the daemon config or `parent:` on the nic");
 }
 
 int
 net_addr_add(struct nl_sock *sk, int ifindex, const char *nicname, const struct spec_ip *ip,
-            tank_error **err)
+             tank_error **err)
 {
   _cleanup_nl_object_ struct rtnl_addr *a = rtnl_addr_alloc();
   _cleanup_nl_addr_ struct nl_addr *local = net_nl_addr(ip);
@@ -233,7 +234,7 @@ net_addr_add(struct nl_sock *sk, int ifindex, const char *nicname, const struct 
 
 int
 net_route_add(struct nl_sock *sk, int ifindex, const char *nicname, const struct spec_ip *dst,
-          const struct spec_ip *via, tank_error **err)
+              const struct spec_ip *via, tank_error **err)
 {
   _cleanup_nl_object_ struct rtnl_route *route = rtnl_route_alloc();
   _cleanup_nl_addr_ struct nl_addr *d = net_nl_addr(dst);
@@ -257,9 +258,7 @@ net_route_add(struct nl_sock *sk, int ifindex, const char *nicname, const struct
   rtnl_route_add_nexthop(route, nh); /* the route owns nh now */
   int r = rtnl_route_add(sk, route, NLM_F_CREATE | NLM_F_REPLACE);
   if (r < 0)
-    return net_nl_error(err, r, "nic `%s`: add route %s%s%s", nicname,
-                        net_ip_format(dst, true, b1), via ? " via " : "",
-                        via ? net_ip_format(via, false, b2) : "");
+    return net_nl_error(err, r, "nic `%s`: add route %s%s%s", nicname, net_ip_format(dst, true, b1),
+                        via ? " via " : "", via ? net_ip_format(via, false, b2) : "");
   return 0;
 }
-

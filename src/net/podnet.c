@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include <linux/if_addr.h>
 #include <linux/rtnetlink.h>
@@ -23,7 +24,8 @@
 #include "net/netlink.h"
 #include "util/cleanup.h"
 
-#define LOOPBACK_IFINDEX 1 /* lo is always index 1 in a new network namespace */
+#define LOOPBACK_IFINDEX     1
+#define NET_MAC_BUSY_WAIT_MS 3000 /* lo is always index 1 in a new network namespace */
 
 void
 net_drift_clear(struct net_drift *d)
@@ -111,6 +113,50 @@ default_dst(int family, struct spec_ip *ret)
   ret->family = family;
 }
 
+static uint64_t
+monotonic_ms(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* A destroyed sandbox's network namespace is cleaned up by the kernel a few ms
+ * after its last reference goes, asynchronously; until then its macvlans still
+ * hold their MACs on the parent, and a re-created pod (same stable MAC) gets
+ * EADDRINUSE. No event tells when the old namespace is gone, so retry, bounded. */
+static int
+create_retrying(struct nl_sock *host_sk, int parent_ifindex, int netns_fd,
+                const struct net_nic *nic, const uint8_t *mac, tank_error **err)
+{
+  uint64_t deadline = monotonic_ms() + NET_MAC_BUSY_WAIT_MS;
+  long delay_us = 1000;
+  for (;;) {
+    tank_error *e = NULL;
+    int r = net_macvlan_create(host_sk, parent_ifindex, netns_fd, nic->name, nic->macvlan_mode, mac,
+                               nic->mtu, &e);
+    if (r == 0)
+      return 0;
+    if (e->errnum != EADDRINUSE || monotonic_ms() >= deadline) {
+      if (err && *err == NULL)
+        *err = e;
+      else
+        tank_error_free(e);
+      if (r == -EADDRINUSE)
+        tank_error_wrap(err,
+                        "the MAC is still held on the parent after %d ms (an old sandbox of "
+                        "this pod alive, or another pod with the same `mac:`)",
+                        NET_MAC_BUSY_WAIT_MS);
+      return r;
+    }
+    tank_error_free(e);
+    struct timespec ts = { .tv_nsec = delay_us * 1000 };
+    nanosleep(&ts, NULL);
+    if (delay_us < 32000)
+      delay_us *= 2;
+  }
+}
+
 static int
 setup_nic(struct nl_sock *host_sk, struct nl_sock *pod_sk, int netns_fd, const char *pod,
           const struct net_config *c, size_t i, const struct net_host *host, tank_error **err)
@@ -121,8 +167,8 @@ setup_nic(struct nl_sock *host_sk, struct nl_sock *pod_sk, int netns_fd, const c
   bool has_mac = net_nic_expected_mac(pod, c, i, mac);
   int parent_ifindex, ifindex, r;
 
-  if (net_nic_parent(host_sk, nic, host, parent, err) < 0 ||
-      net_link_index(host_sk, parent, &parent_ifindex, err) < 0)
+  if (net_nic_parent(host_sk, nic, host, parent, err) < 0
+      || net_link_index(host_sk, parent, &parent_ifindex, err) < 0)
     return tank_error_wrap(err, "nic `%s`: parent", nic->name);
 
   _cleanup_nl_object_ struct rtnl_link *existing = NULL;
@@ -135,12 +181,12 @@ setup_nic(struct nl_sock *host_sk, struct nl_sock *pod_sk, int netns_fd, const c
   }
   if (r >= 0) {
     ifindex = rtnl_link_get_ifindex(existing);
-    if (!(rtnl_link_get_flags(existing) & IFF_UP) && net_link_set_up(pod_sk, ifindex, true, err) < 0)
+    if (!(rtnl_link_get_flags(existing) & IFF_UP)
+        && net_link_set_up(pod_sk, ifindex, true, err) < 0)
       return tank_error_wrap(err, "nic `%s`", nic->name);
   } else {
     net_nl_errno(r); /* absent is the normal case: forget the kernel's ENODEV */
-    if (net_macvlan_create(host_sk, parent_ifindex, netns_fd, nic->name, nic->macvlan_mode,
-                           has_mac ? mac : NULL, nic->mtu, err) < 0)
+    if (create_retrying(host_sk, parent_ifindex, netns_fd, nic, has_mac ? mac : NULL, err) < 0)
       return tank_error_wrap(err, "nic `%s` on `%s`", nic->name, parent);
     if (net_link_index(pod_sk, nic->name, &ifindex, err) < 0)
       return tank_error_wrap(err, "nic `%s`", nic->name);
@@ -228,8 +274,8 @@ has_address(struct observed *o, int ifindex, const struct spec_ip *ip)
 {
   for (struct nl_object *obj = nl_cache_get_first(o->addrs); obj; obj = nl_cache_get_next(obj)) {
     struct rtnl_addr *a = (struct rtnl_addr *)obj;
-    if (rtnl_addr_get_ifindex(a) == ifindex && nl_addr_is(rtnl_addr_get_local(a), ip, false) &&
-        rtnl_addr_get_prefixlen(a) == (int)ip->prefix)
+    if (rtnl_addr_get_ifindex(a) == ifindex && nl_addr_is(rtnl_addr_get_local(a), ip, false)
+        && rtnl_addr_get_prefixlen(a) == (int)ip->prefix)
       return true;
   }
   return false;
@@ -240,8 +286,8 @@ has_route(struct observed *o, int ifindex, const struct spec_ip *dst, const stru
 {
   for (struct nl_object *obj = nl_cache_get_first(o->routes); obj; obj = nl_cache_get_next(obj)) {
     struct rtnl_route *r = (struct rtnl_route *)obj;
-    if (rtnl_route_get_table(r) != RT_TABLE_MAIN || rtnl_route_get_family(r) != dst->family ||
-        !nl_addr_is(rtnl_route_get_dst(r), dst, true) || rtnl_route_get_nnexthops(r) < 1)
+    if (rtnl_route_get_table(r) != RT_TABLE_MAIN || rtnl_route_get_family(r) != dst->family
+        || !nl_addr_is(rtnl_route_get_dst(r), dst, true) || rtnl_route_get_nnexthops(r) < 1)
       continue;
     struct rtnl_nexthop *nh = rtnl_route_nexthop_n(r, 0);
     struct nl_addr *gw = rtnl_route_nh_get_gateway(nh);
@@ -274,13 +320,12 @@ check_nic(struct observed *o, struct nl_sock *host_sk, const char *pod, const st
   }
   int ifindex = rtnl_link_get_ifindex(link);
   if (rtnl_link_macvlan_get_mode(link) != net_macvlan_kernel_mode(nic->macvlan_mode))
-    drift(d, "nic %s: macvlan mode is not %s", nic->name,
-          net_macvlan_mode_name(nic->macvlan_mode));
+    drift(d, "nic %s: macvlan mode is not %s", nic->name, net_macvlan_mode_name(nic->macvlan_mode));
   char parent[16];
   int parent_ifindex;
   tank_error *perr = NULL;
-  if (net_nic_parent(host_sk, nic, host, parent, &perr) < 0 ||
-      net_link_index(host_sk, parent, &parent_ifindex, &perr) < 0)
+  if (net_nic_parent(host_sk, nic, host, parent, &perr) < 0
+      || net_link_index(host_sk, parent, &parent_ifindex, &perr) < 0)
     drift(d, "nic %s: parent: %s", nic->name, perr->msg);
   else if (rtnl_link_get_link(link) != parent_ifindex)
     drift(d, "nic %s: not on parent %s", nic->name, parent);
@@ -340,9 +385,9 @@ net_pod_check(int netns_fd, const char *pod, const struct net_config *c,
   }
   if (net_nl_open(netns_fd, &pod_sk, err) < 0 || net_nl_open(-1, &host_sk, err) < 0)
     return tank_error_wrap(err, "check pod `%s` network", pod);
-  if ((r = rtnl_link_alloc_cache(pod_sk, AF_UNSPEC, &o.links)) < 0 ||
-      (r = rtnl_addr_alloc_cache(pod_sk, &o.addrs)) < 0 ||
-      (r = rtnl_route_alloc_cache(pod_sk, AF_UNSPEC, 0, &o.routes)) < 0) {
+  if ((r = rtnl_link_alloc_cache(pod_sk, AF_UNSPEC, &o.links)) < 0
+      || (r = rtnl_addr_alloc_cache(pod_sk, &o.addrs)) < 0
+      || (r = rtnl_route_alloc_cache(pod_sk, AF_UNSPEC, 0, &o.routes)) < 0) {
     observed_clear(&o);
     return net_nl_error(err, r, "check pod `%s` network: list links, addresses, routes", pod);
   }

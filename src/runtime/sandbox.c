@@ -39,8 +39,7 @@ sandbox_ns_name(enum sandbox_ns ns)
   return (unsigned)ns < SANDBOX_NS_COUNT ? ns_names[ns] : "?";
 }
 
-static char *
-xasprintf_path(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *xasprintf_path(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 static char *
 xasprintf_path(const char *fmt, ...)
@@ -75,8 +74,10 @@ check_pod_name(const char *pod, tank_error **err)
   for (size_t i = 0; ok && i < n; i++)
     ok = (pod[i] >= 'a' && pod[i] <= 'z') || (pod[i] >= '0' && pod[i] <= '9') || pod[i] == '-';
   if (!ok)
-    return tank_error_set(err, EINVAL, "pod name `%s` is not a DNS label (a-z, 0-9, `-`, 1-%d "
-                          "bytes)", pod ? pod : "", SANDBOX_POD_NAME_MAX);
+    return tank_error_set(err, EINVAL,
+                          "pod name `%s` is not a DNS label (a-z, 0-9, `-`, 1-%d "
+                          "bytes)",
+                          pod ? pod : "", SANDBOX_POD_NAME_MAX);
   return 0;
 }
 
@@ -208,8 +209,8 @@ create_namespaces(const char *run_dir, const char *pod, const struct net_config 
 
   if (net->mode != SPEC_NET_HOST)
     h.unshare_flags |= CLONE_NEWNET;
-  if (mkdir_p_one(run_dir, 0755, err) < 0 || mkdir_p_one(pods, 0755, err) < 0 ||
-      mkdir_p_one(dir, 0755, err) < 0 || mkdir_p_one(nsdir, 0755, err) < 0)
+  if (mkdir_p_one(run_dir, 0755, err) < 0 || mkdir_p_one(pods, 0755, err) < 0
+      || mkdir_p_one(dir, 0755, err) < 0 || mkdir_p_one(nsdir, 0755, err) < 0)
     return tank_error_wrap(err, "pod `%s`: sandbox dir", pod);
   for (int i = 0; i < SANDBOX_NS_COUNT && r == 0; i++) {
     targets[i] = sandbox_ns_path(run_dir, pod, i);
@@ -297,8 +298,8 @@ sandbox_repair(const char *run_dir, const char *pod, const struct net_config *ne
   _cleanup_close_ int fd = open(netns, O_RDONLY | O_CLOEXEC);
   if (fd < 0)
     return tank_error_set(err, errno, "repair sandbox of pod `%s`: open `%s`", pod, netns);
-  if (net_pod_setup(fd, pod, net, host, err) < 0 ||
-      net_write_etc_files(etc, pod, net, host, err) < 0)
+  if (net_pod_setup(fd, pod, net, host, err) < 0
+      || net_write_etc_files(etc, pod, net, host, err) < 0)
     return tank_error_wrap(err, "repair sandbox");
   return 0;
 }
@@ -322,8 +323,8 @@ remove_dir(const char *path, bool tolerate_nonempty, tank_error **err)
 int
 sandbox_destroy(const char *run_dir, const char *pod, tank_error **err)
 {
-  static const char *const etc_files[] = { "resolv.conf", "hosts",     "hostname",
-                                           ".resolv.conf.tmp", ".hosts.tmp", ".hostname.tmp" };
+  static const char *const etc_files[]
+      = { "resolv.conf", "hosts", "hostname", ".resolv.conf.tmp", ".hosts.tmp", ".hostname.tmp" };
   int r = 0;
 
   if (check_pod_name(pod, err) < 0)

@@ -108,8 +108,8 @@ parse_nic(json_t *j, struct net_nic *nic, tank_error **err)
     nic->name = strdup(s);
   if ((s = json_string_value(json_object_get(j, "parent"))))
     nic->parent = strdup(s);
-  if ((s = json_string_value(json_object_get(j, "macvlan_mode"))) &&
-      net_macvlan_mode_parse(s, &nic->macvlan_mode) < 0)
+  if ((s = json_string_value(json_object_get(j, "macvlan_mode")))
+      && net_macvlan_mode_parse(s, &nic->macvlan_mode) < 0)
     return bad(err, "macvlan_mode", s);
   if ((s = json_string_value(json_object_get(j, "mac")))) {
     if (net_mac_parse(s, nic->mac) < 0)
@@ -243,8 +243,8 @@ int
 main(int argc, char **argv)
 {
   _cleanup_error_ tank_error *err = NULL;
-  struct net_host host = { .uplink = getenv("TANK_UPLINK"),
-                           .host_resolv_conf = getenv("TANK_HOST_RESOLV_CONF") };
+  struct net_host host
+      = { .uplink = getenv("TANK_UPLINK"), .host_resolv_conf = getenv("TANK_HOST_RESOLV_CONF") };
   struct net_config c = { 0 };
   int r, rc = 0;
 
@@ -271,8 +271,9 @@ main(int argc, char **argv)
     }
   } else if (strcmp(cmd, "bench") == 0 && argc == 5) {
     r = bench(argv[2], atoi(argv[3]), argv[4], &host, &err);
-  } else if (argc == 5 && (strcmp(cmd, "create") == 0 || strcmp(cmd, "check") == 0 ||
-                           strcmp(cmd, "repair") == 0)) {
+  } else if (argc == 5
+             && (strcmp(cmd, "create") == 0 || strcmp(cmd, "check") == 0
+                 || strcmp(cmd, "repair") == 0)) {
     r = load_config(argv[4], &c, &err);
     if (r == 0 && strcmp(cmd, "create") == 0)
       r = sandbox_create(argv[2], argv[3], &c, &host, &err);
