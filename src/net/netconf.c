@@ -253,7 +253,7 @@ net_config_validate(const struct net_config *c, tank_error **err)
   return 0;
 }
 
-/* FNV-1a, 64 bits: fixed forever, see the header. */
+/* FNV-1a, 64 bits, then a mixer: fixed forever, see the header. */
 static uint64_t
 fnv1a(uint64_t h, const void *data, size_t n)
 {
@@ -274,6 +274,12 @@ net_stable_mac(const char *pod, size_t nic_index, uint8_t ret_mac[6])
   h = fnv1a(h, "tank-mac\0", 9);
   h = fnv1a(h, pod, strlen(pod) + 1);
   h = fnv1a(h, idx, sizeof idx);
+  /* FNV's last bytes barely reach the high bits: mix (murmur3's finalizer). */
+  h ^= h >> 33;
+  h *= UINT64_C(0xff51afd7ed558ccd);
+  h ^= h >> 33;
+  h *= UINT64_C(0xc4ceb9fe1a85ec53);
+  h ^= h >> 33;
   /* 02: locally administered, unicast; the remaining 40 bits from the hash. */
   ret_mac[0] = 0x02;
   for (int i = 1; i < 6; i++)
