@@ -159,3 +159,15 @@ NIC_B='{"mode":"nics","nics":[{"name":"eth0","parent":"tknbr0","ip":["10.77.0.3/
   [[ "$output" == *"no default route"* ]]
   [ ! -e "$RUN/pods/auto" ]
 }
+
+@test "the host interface with only a route to the pod: the host keeps its address" {
+  hostexec ip addr add 10.77.0.254/24 dev tknbr0
+  pod a "$NIC_A"
+  serve a
+  printf '%s\n' '{"nics":[{"name":"tknhif0","parent":"tknbr0","routes":[{"to":"10.77.0.2/32"}]}]}' >"$RUN/hostif.json"
+  hostexec "$NETTOOL" hostif-up "$RUN/hostif.json"
+  run fetch $HOSTNS_FILE http://10.77.0.2:8080/
+  [ "$status" -eq 0 ]
+  [ "$output" = "hello from a" ]
+  hostexec "$NETTOOL" hostif-down tknhif0
+}
