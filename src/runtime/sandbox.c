@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <linux/magic.h>
 #include <linux/nsfs.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -161,9 +162,16 @@ run_helper(struct helper *h, const char *pod, tank_error **err)
 
   if (stack == NULL)
     return tank_error_set(err, ENOMEM, "pod `%s`: sandbox helper stack", pod);
+  /* The helper shares our memory: a signal handler of ours must not run on its
+   * stack. It inherits the all-blocked mask and exits before anything unblocks. */
+  sigset_t all, saved;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &saved);
   pid_t pid = clone(helper_main, stack + HELPER_STACK_BYTES, CLONE_VM | CLONE_VFORK | SIGCHLD, h);
+  int clone_errno = errno;
+  pthread_sigmask(SIG_SETMASK, &saved, NULL);
   if (pid < 0)
-    return tank_error_set(err, errno, "pod `%s`: start the sandbox helper", pod);
+    return tank_error_set(err, clone_errno, "pod `%s`: start the sandbox helper", pod);
   while (waitpid(pid, &status, 0) < 0)
     if (errno != EINTR)
       return tank_error_set(err, errno, "pod `%s`: wait for the sandbox helper", pod);

@@ -88,6 +88,10 @@ test_order_and_exclusions(void **state)
   tank_error *err = NULL;
   assert_int_equal(ipam_lookup(s, &p, "b", "eth0", &got, &err), 1);
   assert_int_equal(ipam_lookup(s, &p, "zz", "eth0", &got, &err), 0);
+  /* ... across a restart too (a new store handle, as after a tankd restart). */
+  tank_store_close(s);
+  s = open_store();
+  assert_string_equal(alloc(s, &p, "a", "eth0"), "10.0.0.2/24");
   /* The store holds the allocation as the design's key. */
   struct tank_store_kv kv;
   assert_int_equal(tank_store_get(s, "/tank/ipam/lan/10.0.0.5", &kv, &err), 0);
