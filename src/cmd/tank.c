@@ -9,6 +9,13 @@ static const struct verb {
   int (*run)(int argc, char **argv);
   const char *summary;
 } verbs[] = {
+  { "apply", verb_apply, "store pods from files as desired state" },
+  { "get", verb_get, "list pods, or show one (NAME STATUS READY RESTARTS AGE IP)" },
+  { "ls", verb_get, "the same as get" },
+  { "inspect", verb_inspect, "a pod's spec and status as JSON" },
+  { "delete", verb_delete, "delete pods (--wait until they are gone)" },
+  { "restart", verb_restart, "restart a pod's containers" },
+  { "events", verb_events, "follow changes to pods and their status" },
   { "validate", verb_validate, "check pod specs without a daemon; print their canonical form" },
   { "version", verb_version, "print the version of tank" },
 };

@@ -3,4 +3,10 @@
 #pragma once
 
 int verb_validate(int argc, char **argv);
+int verb_apply(int argc, char **argv);
+int verb_get(int argc, char **argv);
+int verb_inspect(int argc, char **argv);
+int verb_delete(int argc, char **argv);
+int verb_restart(int argc, char **argv);
+int verb_events(int argc, char **argv);
 int verb_version(int argc, char **argv);

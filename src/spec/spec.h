@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 enum spec_restart {
   SPEC_RESTART_ALWAYS = 0, /* default */
@@ -170,3 +171,7 @@ bool spec_ip_in_subnet(const struct spec_ip *addr, const struct spec_ip *subnet)
 
 const char *spec_restart_name(enum spec_restart r);
 const char *spec_macvlan_mode_name(enum spec_macvlan_mode m);
+
+/* Writes JSON values as a YAML stream (one document each), quoting strings
+ * that would otherwise read back as numbers, booleans or null. */
+int spec_emit_yaml(FILE *f, json_t *const *docs, size_t n_docs);

@@ -16,3 +16,4 @@ require_root() {
 make_tmp() {
   mktemp -d "${BATS_TMPDIR:-/tmp}/tank-e2e.XXXXXX"
 }
+bats_require_minimum_version 1.5.0

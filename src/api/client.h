@@ -1,0 +1,27 @@
+/* The CLI's side of the API: HTTP/1.1 over tankd's unix socket with libcurl. */
+#pragma once
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "util/error.h"
+
+struct api_client {
+  char *socket_path;
+  long timeout_ms; /* per request; 0: none (streams) */
+};
+
+/* Sends a request; on any HTTP reply fills *ret_status and *ret_json (the parsed
+ * body, or NULL when it is not JSON). Fails only when tankd cannot be reached
+ * or the reply is malformed, with a message that says which socket was tried. */
+int api_request(const struct api_client *c, const char *method, const char *path, const char *body,
+                size_t body_len, long *ret_status, json_t **ret_json, tank_error **err);
+
+/* GETs a stream and calls on_line for every line until the server ends it or
+ * on_line returns non-zero. */
+int api_stream(const struct api_client *c, const char *path,
+               int (*on_line)(const char *line, size_t len, void *userdata), void *userdata,
+               long *ret_status, tank_error **err);
+
+/* The message of an error reply {"error": ..., "details": [...]} as lines. */
+void api_print_error(json_t *reply, long status);
