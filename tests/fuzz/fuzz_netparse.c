@@ -23,8 +23,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   if (net_ip_parse(s, true, &ip) == 0) {
     net_ip_format(&ip, true, buf);
     struct spec_ip again;
-    if (net_ip_parse(buf, true, &again) != 0 || !net_ip_equal(&ip, &again) ||
-        again.prefix != ip.prefix)
+    if (net_ip_parse(buf, true, &again) != 0 || !net_ip_equal(&ip, &again)
+        || again.prefix != ip.prefix)
       abort();
   }
   unsigned char mac[6];
