@@ -16,6 +16,7 @@
 
 #include "net/addr.h"
 #include "net/ipam.h"
+#include "net/podconfig.h"
 
 static char dir[] = "/tmp/tank-ipam-test.XXXXXX";
 static char url[128];
@@ -274,6 +275,55 @@ test_concurrent_allocators(void **state)
   tank_store_close(s);
 }
 
+/* A pod whose NIC names a pool gets its address, the pool's gateway and dns;
+ * a second NIC keeps its static address; an unknown pool is an error. */
+static void
+test_pod_config(void **state)
+{
+  tank_store *s = open_store();
+  struct spec_ip dns[] = { ip("10.6.0.53") };
+  struct ipam_pool pools[] = {
+    { .name = "lan",
+      .subnet = ip("10.6.0.0/24"),
+      .has_gateway = true,
+      .gateway = ip("10.6.0.1"),
+      .dns = dns,
+      .n_dns = 1 },
+  };
+  struct spec_ip statics[] = { ip("fd06::5/64") };
+  struct spec_nic nics[] = {
+    { .name = "eth0", .ip_pool = "lan" },
+    { .name = "eth1", .ips = statics, .n_ips = 1 },
+  };
+  struct spec_pod pod
+      = { .name = "web", .network = { .mode = SPEC_NET_NICS, .nics = nics, .n_nics = 2 } };
+  struct net_config c;
+  tank_error *err = NULL;
+  char buf[NET_IP_STRLEN];
+
+  if (net_config_for_pod(&pod, s, pools, 1, &c, &err) < 0)
+    fail_msg("%s", err->msg);
+  assert_int_equal(c.n_nics, 2);
+  assert_int_equal(c.nics[0].n_ips, 1);
+  assert_string_equal(net_ip_format(&c.nics[0].ips[0], true, buf), "10.6.0.2/24");
+  assert_true(c.nics[0].has_gw4);
+  assert_string_equal(net_ip_format(&c.nics[0].gw4, false, buf), "10.6.0.1");
+  assert_true(c.has_dns);
+  assert_int_equal(c.n_dns, 1);
+  assert_string_equal(net_ip_format(&c.nics[1].ips[0], true, buf), "fd06::5/64");
+  assert_int_equal(net_config_validate(&c, &err), 0);
+  net_config_clear(&c);
+  /* Built again (a restart): the same address. */
+  assert_int_equal(net_config_for_pod(&pod, s, pools, 1, &c, &err), 0);
+  assert_string_equal(net_ip_format(&c.nics[0].ips[0], true, buf), "10.6.0.2/24");
+  net_config_clear(&c);
+  nics[0].ip_pool = "nope";
+  assert_int_equal(net_config_for_pod(&pod, s, pools, 1, &c, &err), -ENOENT);
+  assert_non_null(strstr(err->msg, "no ipam pool `nope`"));
+  tank_error_free(err);
+  tank_store_close(s);
+}
+
 int
 main(void)
 {
@@ -283,6 +333,7 @@ main(void)
     cmocka_unit_test_setup(test_exhaustion, setup),
     cmocka_unit_test_setup(test_pool_validation, setup),
     cmocka_unit_test_setup(test_concurrent_allocators, setup),
+    cmocka_unit_test_setup(test_pod_config, setup),
   };
   return cmocka_run_group_tests(tests, NULL, group_teardown);
 }
