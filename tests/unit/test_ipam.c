@@ -9,7 +9,9 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/wait.h>
+#include <netinet/in.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -17,6 +19,7 @@
 #include "net/addr.h"
 #include "net/ipam.h"
 #include "net/podconfig.h"
+#include "etcd_harness.h"
 
 static char dir[] = "/tmp/tank-ipam-test.XXXXXX";
 static char url[128];
@@ -192,14 +195,17 @@ test_pool_validation(void **state)
 /* 4 processes × 12 allocations from 29 free addresses: exactly 29 succeed, each
  * address once, the rest fail with ENOSPC. */
 static void
-test_concurrent_allocators(void **state)
+race(const char *store_url)
 {
   struct ipam_pool p = {
     .name = "race", .subnet = ip("10.5.0.0/27"), .has_gateway = true, .gateway = ip("10.5.0.1")
   };
   int fds[ALLOCATORS];
   pid_t pids[ALLOCATORS];
-  tank_store *s = open_store(); /* creates the schema before the race */
+  tank_store *s = NULL;
+  tank_error *oerr = NULL;
+  if (tank_store_open(store_url, &s, &oerr) < 0) /* creates the schema before the race */
+    fail_msg("open %s: %s", store_url, oerr->msg);
   tank_store_close(s);
   int go[2]; /* closed by the parent once every allocator is ready: they start together */
   assert_int_equal(pipe2(go, O_CLOEXEC), 0);
@@ -213,7 +219,7 @@ test_concurrent_allocators(void **state)
       FILE *out = fdopen(pfd[1], "w");
       tank_store *cs = NULL;
       tank_error *err = NULL;
-      if (tank_store_open(url, &cs, &err) < 0)
+      if (tank_store_open(store_url, &cs, &err) < 0)
         _exit(3);
       char c;
       close(go[1]);
@@ -266,7 +272,7 @@ test_concurrent_allocators(void **state)
   assert_int_equal(n_ok, 29);
   assert_int_equal(n_full, ALLOCATORS * PER_ALLOCATOR - 29);
   /* The store agrees: 29 keys, each owned by the pod that was told it has it. */
-  s = open_store();
+  assert_int_equal(tank_store_open(store_url, &s, &oerr), 0);
   struct tank_store_list list;
   tank_error *err = NULL;
   assert_int_equal(tank_store_list(s, "/tank/ipam/race/", &list, &err), 0);
@@ -324,6 +330,63 @@ test_pod_config(void **state)
   tank_store_close(s);
 }
 
+static void
+test_concurrent_allocators(void **state)
+{
+  race(url);
+}
+
+/* A free loopback port (the kernel's pick), for a test etcd. */
+static int
+free_port(void)
+{
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+  socklen_t len = sizeof sa;
+  if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0
+      || getsockname(fd, (struct sockaddr *)&sa, &len) < 0)
+    fail_msg("find a free port");
+  close(fd);
+  return ntohs(sa.sin_port);
+}
+
+/* The same race on etcd: "two hosts sharing an etcd store" are separate
+ * processes, each with its own client. */
+static void
+test_concurrent_allocators_etcd(void **state)
+{
+  char base[] = "/tmp/tank-ipam-etcd.XXXXXX";
+  struct etcd_member m;
+  char etcd_url[256];
+  assert_non_null(mkdtemp(base));
+  /* The harness uses first_port and first_port + 1: find two free ones in a row. */
+  int port = 0;
+  for (int tries = 0; tries < 20 && port == 0; tries++) {
+    int p = free_port();
+    if (p < 65535) {
+      int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      struct sockaddr_in sa = { .sin_family = AF_INET,
+                                .sin_port = htons(p + 1),
+                                .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+      if (bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0)
+        port = p;
+      close(fd);
+    }
+  }
+  assert_true(port > 0);
+  etcd_members_init(&m, 1, base, port);
+  if (etcd_member_start(&m, 1, 0) < 0)
+    fail_msg("start etcd");
+  etcd_members_url(&m, 1, -1, NULL, etcd_url, sizeof etcd_url);
+  if (etcd_wait_writable(etcd_url, 20000) < 0) {
+    etcd_member_stop(&m, SIGKILL);
+    fail_msg("etcd did not come up on port %d", port);
+  }
+  race(etcd_url);
+  etcd_member_stop(&m, SIGTERM);
+  rm_rf(base);
+}
+
 int
 main(void)
 {
@@ -334,6 +397,7 @@ main(void)
     cmocka_unit_test_setup(test_pool_validation, setup),
     cmocka_unit_test_setup(test_concurrent_allocators, setup),
     cmocka_unit_test_setup(test_pod_config, setup),
+    cmocka_unit_test(test_concurrent_allocators_etcd),
   };
   return cmocka_run_group_tests(tests, NULL, group_teardown);
 }
