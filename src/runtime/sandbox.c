@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "net/etcfiles.h"
+#include "net/podconfig.h"
 #include "util/cleanup.h"
 
 #ifndef NSFS_MAGIC
@@ -362,6 +363,52 @@ sandbox_destroy(const char *run_dir, const char *pod, tank_error **err)
   if (r == 0)
     r = remove_dir(dir, /* tolerate_nonempty= */ true, err);
   if (r < 0)
+    return tank_error_wrap(err, "destroy sandbox of pod `%s`", pod);
+  return 0;
+}
+
+int
+sandbox_create_pod(const struct sandbox_env *env, const struct spec_pod *pod, tank_error **err)
+{
+  struct net_config c;
+  if (net_config_for_pod(pod, env->store, env->pools, env->n_pools, &c, err) < 0)
+    return tank_error_wrap(err, "create sandbox");
+  int r = sandbox_create(env->run_dir, pod->name, &c, &env->host, err);
+  net_config_clear(&c);
+  return r;
+}
+
+int
+sandbox_check_pod(const struct sandbox_env *env, const struct spec_pod *pod, struct net_drift *ret,
+                  tank_error **err)
+{
+  struct net_config c;
+  if (net_config_for_pod(pod, env->store, env->pools, env->n_pools, &c, err) < 0)
+    return tank_error_wrap(err, "check sandbox");
+  int r = sandbox_check(env->run_dir, pod->name, &c, &env->host, ret, err);
+  net_config_clear(&c);
+  return r;
+}
+
+int
+sandbox_repair_pod(const struct sandbox_env *env, const struct spec_pod *pod, tank_error **err)
+{
+  struct net_config c;
+  if (net_config_for_pod(pod, env->store, env->pools, env->n_pools, &c, err) < 0)
+    return tank_error_wrap(err, "repair sandbox");
+  int r = sandbox_repair(env->run_dir, pod->name, &c, &env->host, err);
+  net_config_clear(&c);
+  return r;
+}
+
+int
+sandbox_destroy_pod(const struct sandbox_env *env, const char *pod, bool release_addresses,
+                    tank_error **err)
+{
+  int r = sandbox_destroy(env->run_dir, pod, err);
+  if (r < 0)
+    return r;
+  if (release_addresses && env->store && ipam_release(env->store, pod, NULL, err) < 0)
     return tank_error_wrap(err, "destroy sandbox of pod `%s`", pod);
   return 0;
 }

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 
+#include "net/ipam.h"
 #include "net/netconf.h"
 #include "net/podnet.h"
 #include "util/error.h"
@@ -54,3 +55,22 @@ int sandbox_repair(const char *run_dir, const char *pod, const struct net_config
  * reference), removes them and the /etc files, and the pod dir when empty.
  * Idempotent: a sandbox half made or already gone is fine. */
 int sandbox_destroy(const char *run_dir, const char *pod, tank_error **err);
+
+/* The same at the level of a pod spec, for tankd's driver: the network config
+ * is built from the spec with NICs that name a pool filled from IPAM. */
+struct sandbox_env {
+  const char *run_dir;
+  struct net_host host;
+  tank_store *store; /* for IPAM; may be NULL when no pool is configured */
+  const struct ipam_pool *pools;
+  size_t n_pools;
+};
+
+int sandbox_create_pod(const struct sandbox_env *env, const struct spec_pod *pod, tank_error **err);
+int sandbox_check_pod(const struct sandbox_env *env, const struct spec_pod *pod,
+                      struct net_drift *ret, tank_error **err);
+int sandbox_repair_pod(const struct sandbox_env *env, const struct spec_pod *pod, tank_error **err);
+/* release_addresses: the pod is deleted (not just rebuilt): its IPAM addresses
+ * go back to their pools. */
+int sandbox_destroy_pod(const struct sandbox_env *env, const char *pod, bool release_addresses,
+                        tank_error **err);

@@ -10,6 +10,8 @@
  *   tank-nettool hostif-up HOSTIF.json | hostif-down NAME
  *   tank-nettool mac POD INDEX
  *   tank-nettool bench RUN N PARENT      (N create+destroy cycles, ms each)
+ *   tank-nettool pod-create|pod-check RUN POD.yaml STORE_URL POOLS.json
+ *   tank-nettool pod-destroy RUN NAME STORE_URL [--release]
  *
  * Environment: TANK_UPLINK (daemon `uplink:`), TANK_HOST_RESOLV_CONF. */
 #include <errno.h>
@@ -25,6 +27,8 @@
 #include "net/macvlan.h"
 #include "net/netconf.h"
 #include "runtime/sandbox.h"
+#include "spec/spec.h"
+#include "util/fileio.h"
 #include "util/cleanup.h"
 
 static int
@@ -198,6 +202,124 @@ load_hostif(const char *path, struct net_host_interface *hi, tank_error **err)
   return 0;
 }
 
+static int
+ip_field(json_t *j, const char *key, bool *has, struct spec_ip *ret, tank_error **err)
+{
+  const char *s = json_string_value(json_object_get(j, key));
+  if (s == NULL)
+    return 0;
+  if (net_ip_parse(s, true, ret) < 0)
+    return bad(err, key, s);
+  if (has)
+    *has = true;
+  return 0;
+}
+
+/* [{"name", "subnet", "range": [a, b], "gateway", "dns": [], "reserved": []}] */
+static int
+load_pools(const char *path, struct ipam_pool **ret, size_t *ret_n, tank_error **err)
+{
+  json_error_t jerr;
+  json_t *j = json_load_file(path, 0, &jerr);
+  if (j == NULL)
+    return tank_error_set(err, EINVAL, "%s:%d: %s", path, jerr.line, jerr.text);
+  size_t n = json_array_size(j);
+  struct ipam_pool *pools = calloc(n ? n : 1, sizeof *pools);
+  int r = 0;
+  for (size_t i = 0; i < n && r == 0; i++) {
+    json_t *p = json_array_get(j, i);
+    struct ipam_pool *pool = &pools[i];
+    const char *name = json_string_value(json_object_get(p, "name"));
+    pool->name = strdup(name ? name : "");
+    json_t *range = json_object_get(p, "range");
+    r = ip_field(p, "subnet", NULL, &pool->subnet, err);
+    if (r == 0)
+      r = ip_field(p, "gateway", &pool->has_gateway, &pool->gateway, err);
+    if (r == 0 && json_array_size(range) == 2) {
+      pool->has_range = true;
+      r = net_ip_parse(json_string_value(json_array_get(range, 0)), false, &pool->range_start);
+      if (r == 0)
+        r = net_ip_parse(json_string_value(json_array_get(range, 1)), false, &pool->range_end);
+      if (r < 0)
+        r = bad(err, "range", NULL);
+    }
+    if (r == 0)
+      r = parse_ip_list(json_object_get(p, "dns"), false, &pool->dns, &pool->n_dns, "dns", err);
+    if (r == 0)
+      r = parse_ip_list(json_object_get(p, "reserved"), false, &pool->reserved, &pool->n_reserved,
+                        "reserved", err);
+  }
+  json_decref(j);
+  if (r < 0) {
+    for (size_t i = 0; i < n; i++)
+      ipam_pool_clear(&pools[i]);
+    free(pools);
+    return r;
+  }
+  *ret = pools;
+  *ret_n = n;
+  return 0;
+}
+
+static int
+load_pod(const char *path, struct spec_pod **ret, tank_error **err)
+{
+  _cleanup_free_ char *buf = NULL;
+  size_t len;
+  struct spec_file f;
+  if (read_file_limited(path, SPEC_MAX_BYTES, &buf, &len, err) < 0)
+    return -EINVAL;
+  int r = spec_parse(buf, len, path, SPEC_FORMAT_AUTO, &f);
+  if (r < 0 || f.n_pods != 1) {
+    r = tank_error_set(err, EINVAL, "%s", f.n_errors ? f.errors[0] : "want one pod");
+    spec_file_free(&f);
+    return r;
+  }
+  *ret = steal_pointer(&f.pods[0]);
+  spec_file_free(&f);
+  return 0;
+}
+
+/* pod-create / pod-check / pod-destroy: the spec-level calls tankd's driver makes. */
+static int
+pod_command(int argc, char **argv, const struct net_host *host, int *ret_rc, tank_error **err)
+{
+  const char *cmd = argv[1];
+  struct sandbox_env env = { .run_dir = argv[2], .host = *host };
+  tank_store *store = NULL;
+  struct ipam_pool *pools = NULL;
+  struct spec_pod *pod = NULL;
+  int r = tank_store_open(argv[4], &store, err);
+  env.store = store;
+  if (r == 0 && strcmp(cmd, "pod-destroy") == 0) {
+    bool release = argc == 6 && strcmp(argv[5], "--release") == 0;
+    r = sandbox_destroy_pod(&env, argv[3], release, err);
+  } else if (r == 0) {
+    r = load_pools(argv[5], &pools, &env.n_pools, err);
+    env.pools = pools;
+    if (r == 0)
+      r = load_pod(argv[3], &pod, err);
+    if (r == 0 && strcmp(cmd, "pod-create") == 0)
+      r = sandbox_create_pod(&env, pod, err);
+    else if (r == 0) {
+      struct net_drift d;
+      r = sandbox_check_pod(&env, pod, &d, err);
+      if (r == 0) {
+        for (size_t i = 0; i < d.n; i++)
+          printf("%s\n", d.problems[i]);
+        *ret_rc = d.n ? 1 : 0;
+        net_drift_clear(&d);
+      }
+    }
+  }
+  for (size_t i = 0; i < env.n_pools; i++)
+    ipam_pool_clear(&pools[i]);
+  free(pools);
+  spec_pod_free(pod);
+  tank_store_close(store);
+  return r;
+}
+
 static double
 now_ms(void)
 {
@@ -274,6 +396,9 @@ main(int argc, char **argv)
       r = net_host_interface_up(&hi, &host, &err);
       net_host_interface_clear(&hi);
     }
+  } else if ((argc == 6 && (strcmp(cmd, "pod-create") == 0 || strcmp(cmd, "pod-check") == 0))
+             || (strcmp(cmd, "pod-destroy") == 0 && (argc == 5 || argc == 6))) {
+    r = pod_command(argc, argv, &host, &rc, &err);
   } else if (strcmp(cmd, "bench") == 0 && argc == 5) {
     r = bench(argv[2], atoi(argv[3]), argv[4], &host, &err);
   } else if (argc == 5
