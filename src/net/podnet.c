@@ -152,7 +152,7 @@ create_retrying(struct nl_sock *host_sk, int parent_ifindex, int netns_fd,
     tank_error_free(e);
     struct timespec ts = { .tv_nsec = delay_us * 1000 };
     nanosleep(&ts, NULL);
-    if (delay_us < 32000)
+    if (delay_us < 8000)
       delay_us *= 2;
   }
 }
