@@ -108,6 +108,7 @@ sandbox_exists(const char *run_dir, const char *pod)
 enum helper_stage {
   STAGE_NONE = 0,
   STAGE_UNSHARE,
+  STAGE_SYSCTL,
   STAGE_SETHOSTNAME,
   STAGE_BIND,
 };
@@ -121,6 +122,17 @@ struct helper {
   int failed_errno;
   enum helper_stage failed_stage;
   int failed_index;
+};
+
+/* Per-network-namespace defaults of a pod, as Docker sets them: unprivileged
+ * ICMP echo sockets (ping without CAP_NET_RAW) and low ports bindable by any
+ * user. Both only concern the pod's own namespace. */
+static const struct {
+  const char *path, *value;
+  size_t len;
+} pod_sysctls[] = {
+  { "/proc/sys/net/ipv4/ping_group_range", "0 2147483647", sizeof "0 2147483647" - 1 },
+  { "/proc/sys/net/ipv4/ip_unprivileged_port_start", "0", 1 },
 };
 
 static const char *const helper_sources[SANDBOX_NS_COUNT] = {
@@ -139,6 +151,17 @@ helper_main(void *arg)
     h->failed_errno = errno;
     h->failed_stage = STAGE_UNSHARE;
     _exit(1);
+  }
+  /* /proc/sys/net is the namespace of whoever opens it: the new one, here. */
+  for (size_t i = 0; (h->unshare_flags & CLONE_NEWNET) && i < ARRAY_SIZE(pod_sysctls); i++) {
+    int fd = open(pod_sysctls[i].path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0 || write(fd, pod_sysctls[i].value, pod_sysctls[i].len) < 0) {
+      h->failed_errno = errno;
+      h->failed_stage = STAGE_SYSCTL;
+      h->failed_index = (int)i;
+      _exit(1);
+    }
+    close(fd);
   }
   if (sethostname(h->hostname, h->hostname_len) < 0) {
     h->failed_errno = errno;
@@ -180,6 +203,9 @@ run_helper(struct helper *h, const char *pod, tank_error **err)
     case STAGE_UNSHARE:
       return tank_error_set(err, h->failed_errno, "pod `%s`: sandbox helper: unshare namespaces",
                             pod);
+    case STAGE_SYSCTL:
+      return tank_error_set(err, h->failed_errno, "pod `%s`: sandbox helper: write `%s`", pod,
+                            pod_sysctls[h->failed_index].path);
     case STAGE_SETHOSTNAME:
       return tank_error_set(err, h->failed_errno, "pod `%s`: sandbox helper: set hostname", pod);
     case STAGE_BIND:

@@ -19,6 +19,10 @@ NIC='{"mode":"nics","nics":[{"name":"eth0","parent":"tknbr0","ip":["10.77.0.2/24
   [ "$(stat -L -c %i "$RUN/pods/web/ns/ipc")" != "$(stat -L -c %i /proc/self/ns/ipc)" ]
   [ "$(stat -L -c %i "$RUN/pods/web/ns/net")" != "$(stat -L -c %i /run/netns/$HOSTNS)" ]
   [ "$(cat "$RUN/pods/web/etc/hostname")" = web ]
+  # Docker's per-pod defaults: unprivileged ping and low ports, in the pod only.
+  [ "$(podexec web cat /proc/sys/net/ipv4/ping_group_range)" = "0	2147483647" ]
+  [ "$(podexec web cat /proc/sys/net/ipv4/ip_unprivileged_port_start)" = 0 ]
+  [ "$(hostexec cat /proc/sys/net/ipv4/ip_unprivileged_port_start)" = 1024 ]
   # A second create of the same pod is refused and leaves the first intact.
   run hostexec "$NETTOOL" create "$RUN" web "$RUN/web.json"
   [ "$status" -ne 0 ]
