@@ -185,8 +185,9 @@ ipam_lookup(tank_store *s, const struct ipam_pool *p, const char *pod, const cha
 {
   _cleanup_free_ char *owner = owner_of(pod, nic);
   struct taken t;
-  if (read_taken(s, p, owner, &t, err) < 0)
-    return tank_error_code(*err);
+  int r = read_taken(s, p, owner, &t, err);
+  if (r < 0)
+    return r;
   free(t.ips);
   if (!t.has_mine)
     return 0;
@@ -203,11 +204,10 @@ ipam_allocate(tank_store *s, const struct ipam_pool *p, const char *pod, const c
   struct spec_ip first, last, cand;
   char a[NET_IP_STRLEN];
   struct taken t;
+  int vr;
 
-  if (ipam_pool_validate(p, err) < 0)
-    return tank_error_code(*err);
-  if (read_taken(s, p, owner, &t, err) < 0)
-    return tank_error_code(*err);
+  if ((vr = ipam_pool_validate(p, err)) < 0 || (vr = read_taken(s, p, owner, &t, err)) < 0)
+    return vr;
   if (t.has_mine) {
     free(t.ips);
     *ret = t.mine;

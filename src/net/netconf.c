@@ -89,11 +89,13 @@ net_config_from_spec(const struct spec_network *sn, struct net_config *ret, tank
     n->macvlan_mode = s->macvlan_mode;
     n->has_mac = s->has_mac;
     memcpy(n->mac, s->mac, 6);
-    for (size_t j = 0; j < s->n_ips; j++)
-      if (net_nic_add_ip(n, &s->ips[j], err) < 0) {
+    for (size_t j = 0; j < s->n_ips; j++) {
+      int r = net_nic_add_ip(n, &s->ips[j], err);
+      if (r < 0) {
         net_config_clear(&c);
-        return tank_error_code(*err);
+        return r;
       }
+    }
     for (size_t j = 0; j < s->n_gateways; j++) {
       if (s->gateways[j].family == AF_INET) {
         n->has_gw4 = true;
@@ -235,12 +237,13 @@ net_config_validate(const struct net_config *c, tank_error **err)
     return tank_error_set(err, EINVAL, "network: nics listed but the mode is none or host");
   if (c->n_dns > NET_MAX_DNS)
     return tank_error_set(err, E2BIG, "network.dns: more than %d servers", NET_MAX_DNS);
-  if (validate_text("search", c->search, c->n_search, NET_MAX_SEARCH, err) < 0
-      || validate_text("options", c->options, c->n_options, NET_MAX_OPTIONS, err) < 0)
-    return tank_error_code(*err);
+  int r;
+  if ((r = validate_text("search", c->search, c->n_search, NET_MAX_SEARCH, err)) < 0
+      || (r = validate_text("options", c->options, c->n_options, NET_MAX_OPTIONS, err)) < 0)
+    return r;
   for (size_t i = 0; i < c->n_nics; i++)
-    if (validate_nic(c, i, err) < 0)
-      return tank_error_code(*err);
+    if ((r = validate_nic(c, i, err)) < 0)
+      return r;
   /* Two default routes of one family on two NICs would fight over the main table. */
   for (int fam = 0; fam < 2; fam++) {
     int owners = 0;

@@ -27,9 +27,10 @@ net_config_for_pod(const struct spec_pod *pod, tank_store *s, const struct ipam_
                             "config",
                             pod->name, pod->network.nics[i].name, pool_name);
     }
-    if (ipam_fill_nic(s, pool, pod->name, &c, i, err) < 0) {
+    int r = ipam_fill_nic(s, pool, pod->name, &c, i, err);
+    if (r < 0) {
       net_config_clear(&c);
-      return tank_error_code(*err);
+      return r;
     }
   }
   *ret = c;

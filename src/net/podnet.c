@@ -193,23 +193,25 @@ setup_nic(struct nl_sock *host_sk, struct nl_sock *pod_sk, int netns_fd, const c
   }
 
   for (size_t j = 0; j < nic->n_ips; j++)
-    if (net_addr_add(pod_sk, ifindex, nic->name, &nic->ips[j], err) < 0)
-      return tank_error_code(*err);
+    if ((r = net_addr_add(pod_sk, ifindex, nic->name, &nic->ips[j], err)) < 0)
+      return r;
   struct spec_ip dflt;
   if (nic->has_gw4) {
     default_dst(AF_INET, &dflt);
-    if (net_route_add(pod_sk, ifindex, nic->name, &dflt, &nic->gw4, err) < 0)
-      return tank_error_code(*err);
+    if ((r = net_route_add(pod_sk, ifindex, nic->name, &dflt, &nic->gw4, err)) < 0)
+      return r;
   }
   if (nic->has_gw6) {
     default_dst(AF_INET6, &dflt);
-    if (net_route_add(pod_sk, ifindex, nic->name, &dflt, &nic->gw6, err) < 0)
-      return tank_error_code(*err);
+    if ((r = net_route_add(pod_sk, ifindex, nic->name, &dflt, &nic->gw6, err)) < 0)
+      return r;
   }
   for (size_t j = 0; j < nic->n_routes; j++) {
     const struct net_route *rt = &nic->routes[j];
-    if (net_route_add(pod_sk, ifindex, nic->name, &rt->dst, rt->has_via ? &rt->via : NULL, err) < 0)
-      return tank_error_code(*err);
+    if ((r
+         = net_route_add(pod_sk, ifindex, nic->name, &rt->dst, rt->has_via ? &rt->via : NULL, err))
+        < 0)
+      return r;
   }
   return 0;
 }
@@ -223,8 +225,9 @@ net_pod_setup(int netns_fd, const char *pod, const struct net_config *c,
 
   if (c->mode == SPEC_NET_HOST)
     return 0;
-  if (net_config_validate(c, err) < 0)
-    return tank_error_code(*err);
+  int r = net_config_validate(c, err);
+  if (r < 0)
+    return r;
   if (net_nl_open(netns_fd, &pod_sk, err) < 0)
     return tank_error_wrap(err, "pod `%s` network", pod);
   if (net_link_set_up(pod_sk, LOOPBACK_IFINDEX, true, err) < 0)

@@ -270,28 +270,30 @@ sandbox_create(const char *run_dir, const char *pod, const struct net_config *ne
   _cleanup_free_ char *netns = NULL;
   _cleanup_free_ char *etc = NULL;
   _cleanup_close_ int netns_fd = -EBADF;
+  int r;
 
-  if (check_pod_name(pod, err) < 0 || net_config_validate(net, err) < 0)
-    return tank_error_wrap(err, "create sandbox");
+  if ((r = check_pod_name(pod, err)) < 0 || (r = net_config_validate(net, err)) < 0) {
+    tank_error_wrap(err, "create sandbox");
+    return r;
+  }
   if (sandbox_exists(run_dir, pod))
     return tank_error_set(err, EEXIST, "create sandbox of pod `%s`", pod);
-  if (create_namespaces(run_dir, pod, net, err) < 0)
+  if ((r = create_namespaces(run_dir, pod, net, err)) < 0)
     goto fail;
   netns = sandbox_ns_path(run_dir, pod, SANDBOX_NS_NET);
   netns_fd = open(netns, O_RDONLY | O_CLOEXEC);
   if (netns_fd < 0) {
-    tank_error_set(err, errno, "pod `%s`: open `%s`", pod, netns);
+    r = tank_error_set(err, errno, "pod `%s`: open `%s`", pod, netns);
     goto fail;
   }
-  if (net_pod_setup(netns_fd, pod, net, host, err) < 0)
+  if ((r = net_pod_setup(netns_fd, pod, net, host, err)) < 0)
     goto fail;
   etc = sandbox_etc_dir(run_dir, pod);
-  if (net_write_etc_files(etc, pod, net, host, err) < 0)
+  if ((r = net_write_etc_files(etc, pod, net, host, err)) < 0)
     goto fail;
   return 0;
 
-fail:;
-  int r = tank_error_code(err ? *err : NULL);
+fail:
   sandbox_destroy(run_dir, pod, NULL);
   tank_error_wrap(err, "create sandbox");
   return r;
