@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/sandbox: a pod sandbox with one macvlan NIC configured, Tank against
 # iproute2 doing the same network work. Root. Runs inside a test namespace
-# (tknbh) with a bridge as the uplink; never touches the real eth0.
+# (tknbh$$) with a bridge as the uplink; never touches the real eth0.
 #
 #   Tank (in process): sandbox_create = clone helper (net+uts+ipc, hostname,
 #     3 bind mounts) + macvlan created in the pod netns + address + up + lo up
@@ -20,16 +20,16 @@ tool=${TANK_BUILD:-$PWD/build}/tests/helpers/tank-nettool
 
 run=$(mktemp -d /tmp/tkn-bench.XXXXXX)
 cleanup() {
-  for d in "$run"/pods/*; do [ -d "$d" ] && nsenter --net=/run/netns/tknbh "$tool" destroy "$run" "$(basename "$d")"; done
-  for ns in $(ip netns list | awk '/^tknbp/ {print $1}'); do ip netns del "$ns"; done
-  [ -e /run/netns/tknbh ] && ip netns del tknbh
+  for d in "$run"/pods/*; do [ -d "$d" ] && nsenter --net=/run/netns/tknbh$$ "$tool" destroy "$run" "$(basename "$d")"; done
+  for ns in $(ip netns list | awk '/^tknbp'$$'-/ {print $1}'); do ip netns del "$ns"; done
+  [ -e /run/netns/tknbh$$ ] && ip netns del tknbh$$
   rm -rf "$run"
 }
 trap cleanup EXIT
-ip netns add tknbh
-ip -n tknbh link add tknbbr0 type bridge
-ip -n tknbh link set tknbbr0 up
-host() { nsenter --net=/run/netns/tknbh "$@"; }
+ip netns add tknbh$$
+ip -n tknbh$$ link add tknbbr0 type bridge
+ip -n tknbh$$ link set tknbbr0 up
+host() { nsenter --net=/run/netns/tknbh$$ "$@"; }
 export TANK_HOST_RESOLV_CONF=$run/resolv.conf
 echo "nameserver 10.77.0.1" >"$TANK_HOST_RESOLV_CONF"
 
@@ -57,12 +57,12 @@ done
 : >"$run/ipdel.us"
 for i in $(seq 1 "$rounds"); do
   t0=$(now_us)
-  ip netns add "tknbp$i"
-  ip -n tknbh link add link tknbbr0 name eth0 netns "tknbp$i" type macvlan mode bridge
-  ip -n "tknbp$i" addr add 10.77.0.2/24 dev eth0
-  ip -n "tknbp$i" link set eth0 up
+  ip netns add "tknbp$$-$i"
+  ip -n tknbh$$ link add link tknbbr0 name eth0 netns "tknbp$$-$i" type macvlan mode bridge
+  ip -n "tknbp$$-$i" addr add 10.77.0.2/24 dev eth0
+  ip -n "tknbp$$-$i" link set eth0 up
   t1=$(now_us)
-  ip netns del "tknbp$i"
+  ip netns del "tknbp$$-$i"
   t2=$(now_us)
   echo $((t1 - t0)) >>"$run/ip.us"
   echo $((t2 - t1)) >>"$run/ipdel.us"

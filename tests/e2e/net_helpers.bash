@@ -1,9 +1,11 @@
 # Helpers for the sandbox and network tests: a test namespace acting as the
-# host (tknh), a bridge there as the uplink (tknbr0; never the real eth0), and
-# pods made by tank-nettool inside it. Every name starts with `tkn`.
+# host (tknh<pid>), a bridge there as the uplink (tknbr0; never the real eth0),
+# and pods made by tank-nettool inside it. Every name starts with `tkn`; the
+# namespace names carry the test's PID so two suites can run side by side.
 
 NETTOOL=$TANK_BUILD/tests/helpers/tank-nettool
-HOSTNS=tknh
+HOSTNS=tknh$$
+LANNS=tknl$$
 BUSYBOX=$(command -v busybox)
 
 net_setup() {
@@ -24,7 +26,7 @@ net_setup() {
 # Leftovers of an interrupted earlier run (only our own names).
 net_teardown_stale() {
   local ns
-  for ns in $HOSTNS tknlan; do
+  for ns in $HOSTNS $LANNS; do
     [ -e /run/netns/$ns ] && ip netns del $ns
   done
   return 0

@@ -23,15 +23,15 @@ NIC_B='{"mode":"nics","nics":[{"name":"eth0","parent":"tknbr0","ip":["10.77.0.3/
 }
 
 @test "a LAN host on the uplink reaches a pod" {
-  ip netns add tknlan
+  ip netns add $LANNS
   hostexec ip link add tknvl0 type veth peer name tknvl1
-  hostexec ip link set tknvl0 netns tknlan
+  hostexec ip link set tknvl0 netns $LANNS
   hostexec ip link set tknvl1 master tknbr0 up
-  ip -n tknlan link set tknvl0 up
-  ip -n tknlan addr add 10.77.0.50/24 dev tknvl0
+  ip -n $LANNS link set tknvl0 up
+  ip -n $LANNS addr add 10.77.0.50/24 dev tknvl0
   pod a "$NIC_A"
   serve a
-  run fetch /run/netns/tknlan http://10.77.0.2:8080/
+  run fetch /run/netns/$LANNS http://10.77.0.2:8080/
   [ "$status" -eq 0 ]
   [ "$output" = "hello from a" ]
 }
