@@ -137,12 +137,16 @@ api() { # METHOD PATH [curl args...]
     done
   ) >"$tmp/acked" &
   writer=$!
-  sleep 0.4
+  # kill once a few applies are acknowledged (bounded wait), in the middle of the burst
+  for _ in $(seq 1 400); do
+    [ "$(wc -l <"$tmp/acked")" -ge 10 ] && break
+    sleep 0.025
+  done
   kill -9 "$TANKD_PID"
   wait "$writer" || true
   wait "$TANKD_PID" 2>/dev/null || true
   acked=$(wc -l <"$tmp/acked")
-  [ "$acked" -gt 5 ]
+  [ "$acked" -ge 10 ]
   [ "$acked" -lt 300 ]
   start_tankd
   "$TANK" get -o json | jq -r '.items[].spec.name' | sort >"$tmp/present"
