@@ -75,6 +75,13 @@ on_child(sd_event_source *s, const siginfo_t *si, void *userdata)
 }
 
 static int
+count_line(const char *line, size_t len, void *ud)
+{
+  (*(int *)ud)++;
+  return 0;
+}
+
+static int
 client_main(const char *sock)
 {
   struct api_client c = { .socket_path = (char *)sock, .timeout_ms = 5000 };
@@ -102,12 +109,8 @@ client_main(const char *sock)
   json_decref(j);
   /* a stream delivers its lines as they are written, then ends */
   int lines = 0;
-  int on_line(const char *line, size_t len, void *ud)
-  {
-    (*(int *)ud)++;
-    return 0;
-  }
-  if (api_stream(&c, "/stream", on_line, &lines, &status, &err) < 0 || status != 200 || lines != 3)
+  if (api_stream(&c, "/stream", count_line, &lines, &status, &err) < 0 || status != 200
+      || lines != 3)
     return 5;
   /* an unreachable socket is a clear error */
   struct api_client bad = { .socket_path = "/nonexistent/tank.sock", .timeout_ms = 1000 };

@@ -337,18 +337,6 @@ test_concurrent_allocators(void **state)
 }
 
 /* A free loopback port (the kernel's pick), for a test etcd. */
-static int
-free_port(void)
-{
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-  socklen_t len = sizeof sa;
-  if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0
-      || getsockname(fd, (struct sockaddr *)&sa, &len) < 0)
-    fail_msg("find a free port");
-  close(fd);
-  return ntohs(sa.sin_port);
-}
 
 /* The same race on etcd: "two hosts sharing an etcd store" are separate
  * processes, each with its own client. */
@@ -359,28 +347,13 @@ test_concurrent_allocators_etcd(void **state)
   struct etcd_member m;
   char etcd_url[256];
   assert_non_null(mkdtemp(base));
-  /* The harness uses first_port and first_port + 1: find two free ones in a row. */
-  int port = 0;
-  for (int tries = 0; tries < 20 && port == 0; tries++) {
-    int p = free_port();
-    if (p < 65535) {
-      int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-      struct sockaddr_in sa = { .sin_family = AF_INET,
-                                .sin_port = htons(p + 1),
-                                .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-      if (bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0)
-        port = p;
-      close(fd);
-    }
-  }
-  assert_true(port > 0);
-  etcd_members_init(&m, 1, base, port);
-  if (etcd_member_start(&m, 1, 0) < 0)
+  /* Ports above the store suite's range, so both can run at once. */
+  if (etcd_cluster_up(&m, 1, base, 23880, 23899, 20000) < 0)
     fail_msg("start etcd");
   etcd_members_url(&m, 1, -1, NULL, etcd_url, sizeof etcd_url);
   if (etcd_wait_writable(etcd_url, 20000) < 0) {
     etcd_member_stop(&m, SIGKILL);
-    fail_msg("etcd did not come up on port %d", port);
+    fail_msg("etcd did not come up on port %d", m.client_port);
   }
   race(etcd_url);
   etcd_member_stop(&m, SIGTERM);
