@@ -67,6 +67,16 @@ xstrdup_or_null(const char *s)
   return d;
 }
 
+static void
+strv_push(char ***v, size_t *n, const char *s)
+{
+  char **nv = realloc(*v, (*n + 1) * sizeof *nv);
+  if (nv == NULL || (nv[*n] = strdup(s)) == NULL)
+    abort();
+  *v = nv;
+  (*n)++;
+}
+
 int
 net_config_from_spec(const struct spec_network *sn, struct net_config *ret, tank_error **err)
 {
@@ -96,6 +106,21 @@ net_config_from_spec(const struct spec_network *sn, struct net_config *ret, tank
         return r;
       }
     }
+    n->mtu = s->mtu;
+    if (s->n_routes > NET_MAX_ROUTES) {
+      net_config_clear(&c);
+      return tank_error_set(err, E2BIG, "network: nic %s: more than %d routes", s->name,
+                            NET_MAX_ROUTES);
+    }
+    if (s->n_routes) {
+      n->routes = calloc(s->n_routes, sizeof *n->routes);
+      if (n->routes == NULL)
+        abort();
+      for (size_t j = 0; j < s->n_routes; j++)
+        n->routes[j]
+            = (struct net_route){ s->routes[j].to, s->routes[j].has_via, s->routes[j].via };
+      n->n_routes = s->n_routes;
+    }
     for (size_t j = 0; j < s->n_gateways; j++) {
       if (s->gateways[j].family == AF_INET) {
         n->has_gw4 = true;
@@ -113,6 +138,10 @@ net_config_from_spec(const struct spec_network *sn, struct net_config *ret, tank
     memcpy(c.dns, sn->dns, sn->n_dns * sizeof *c.dns);
     c.n_dns = sn->n_dns;
   }
+  for (size_t i = 0; i < sn->n_dns_search; i++)
+    strv_push(&c.search, &c.n_search, sn->dns_search[i]);
+  for (size_t i = 0; i < sn->n_dns_options; i++)
+    strv_push(&c.options, &c.n_options, sn->dns_options[i]);
   *ret = c;
   return 0;
 }

@@ -46,9 +46,12 @@ spec_pod_free(struct spec_pod *pod)
     free(nic->ips);
     free(nic->ip_pool);
     free(nic->gateways);
+    free(nic->routes);
   }
   free(pod->network.nics);
   free(pod->network.dns);
+  strv_free(pod->network.dns_search, pod->network.n_dns_search);
+  strv_free(pod->network.dns_options, pod->network.n_dns_options);
   for (size_t i = 0; pod->volumes && i < pod->n_volumes; i++) {
     free(pod->volumes[i].name);
     free(pod->volumes[i].host);
@@ -103,13 +106,28 @@ ips_eq(const struct spec_ip *a, size_t na, const struct spec_ip *b, size_t nb)
 }
 
 static bool
+routes_eq(const struct spec_nic *a, const struct spec_nic *b)
+{
+  if (a->n_routes != b->n_routes)
+    return false;
+  for (size_t i = 0; i < a->n_routes; i++) {
+    const struct spec_route *x = &a->routes[i], *y = &b->routes[i];
+    if (!ips_eq(&x->to, 1, &y->to, 1) || x->has_via != y->has_via
+        || (x->has_via && !ips_eq(&x->via, 1, &y->via, 1)))
+      return false;
+  }
+  return true;
+}
+
+static bool
 nic_eq(const struct spec_nic *a, const struct spec_nic *b)
 {
   return str_eq(a->name, b->name) && str_eq(a->parent, b->parent)
          && a->macvlan_mode == b->macvlan_mode && ips_eq(a->ips, a->n_ips, b->ips, b->n_ips)
          && str_eq(a->ip_pool, b->ip_pool)
          && ips_eq(a->gateways, a->n_gateways, b->gateways, b->n_gateways)
-         && a->has_mac == b->has_mac && (!a->has_mac || memcmp(a->mac, b->mac, 6) == 0);
+         && a->has_mac == b->has_mac && (!a->has_mac || memcmp(a->mac, b->mac, 6) == 0)
+         && a->mtu == b->mtu && routes_eq(a, b);
 }
 
 static bool

@@ -68,11 +68,34 @@ network_json(const struct spec_network *net)
                nic->mac[2], nic->mac[3], nic->mac[4], nic->mac[5]);
       set_new(n, "mac", json_string(mac));
     }
+    if (nic->mtu)
+      set_new(n, "mtu", json_integer(nic->mtu));
+    if (nic->n_routes) {
+      json_t *routes = json_array();
+      for (size_t r = 0; r < nic->n_routes; r++) {
+        json_t *rj = json_object();
+        set_new(rj, "to", jstr_take(spec_format_ip(&nic->routes[r].to, true)));
+        if (nic->routes[r].has_via)
+          set_new(rj, "via", jstr_take(spec_format_ip(&nic->routes[r].via, false)));
+        json_array_append_new(routes, rj);
+      }
+      set_new(n, "routes", routes);
+    }
     json_array_append_new(nics, n);
   }
   set_new(o, "nics", nics);
-  if (net->has_dns)
+  if (net->n_dns_search || net->n_dns_options) {
+    json_t *dns = json_object();
+    if (net->has_dns)
+      set_new(dns, "servers", ips_json(net->dns, net->n_dns, false));
+    if (net->n_dns_search)
+      set_new(dns, "search", strv_json(net->dns_search, net->n_dns_search));
+    if (net->n_dns_options)
+      set_new(dns, "options", strv_json(net->dns_options, net->n_dns_options));
+    set_new(o, "dns", dns);
+  } else if (net->has_dns) {
     set_new(o, "dns", ips_json(net->dns, net->n_dns, false));
+  }
   return o;
 }
 

@@ -28,6 +28,13 @@ struct spec_ip {
   unsigned prefix;
 };
 
+/* An extra route of a NIC: `to` with a prefix, via a gateway or on-link. */
+struct spec_route {
+  struct spec_ip to;
+  bool has_via;
+  struct spec_ip via;
+};
+
 enum spec_macvlan_mode {
   SPEC_MACVLAN_BRIDGE = 0, /* default */
   SPEC_MACVLAN_PRIVATE,
@@ -46,6 +53,9 @@ struct spec_nic {
   size_t n_gateways;
   bool has_mac; /* false: derived from pod name + NIC index */
   uint8_t mac[6];
+  unsigned mtu; /* 0: the parent's */
+  struct spec_route *routes;
+  size_t n_routes;
 };
 
 enum spec_network_mode {
@@ -61,6 +71,10 @@ struct spec_network {
   bool has_dns; /* false: the host's resolvers */
   struct spec_ip *dns;
   size_t n_dns;
+  char **dns_search; /* resolv.conf search domains */
+  size_t n_dns_search;
+  char **dns_options; /* resolv.conf options, e.g. ndots:2 */
+  size_t n_dns_options;
 };
 
 struct spec_volume {

@@ -465,7 +465,55 @@ parse_mac(const char *s, uint8_t mac[6])
 }
 
 static const char *const nic_keys[]
-    = { "name", "parent", "macvlan_mode", "ip", "gateway", "mac", NULL };
+    = { "name", "parent", "macvlan_mode", "ip", "gateway", "mac", "mtu", "routes", NULL };
+
+#define MAX_ROUTES 64
+
+static bool
+parse_routes(struct vctx *c, const struct tnode *n, const char *path, struct spec_nic *nic)
+{
+  static const char *const keys[] = { "to", "via", NULL };
+  if (!want_seq(c, n, path, MAX_ROUTES))
+    return false;
+  nic->routes = calloc(n->n ? n->n : 1, sizeof *nic->routes);
+  if (nic->routes == NULL)
+    abort();
+  nic->n_routes = n->n;
+  bool ok = true;
+  for (size_t i = 0; i < n->n; i++) {
+    const struct tnode *rn = n->items[i];
+    struct spec_route *r = &nic->routes[i];
+    char rp[SPEC_PATH_MAX], p[SPEC_PATH_MAX];
+    index_path(rp, path, i, rn);
+    if (!check_keys(c, rn, rp, keys, "a route {to, via}")) {
+      ok = false;
+      continue;
+    }
+    const struct tnode *to = tnode_get(rn, "to"), *via = tnode_get(rn, "via");
+    child_path(p, rp, "to", to);
+    if (to == NULL) {
+      verr(c, rn, p, "required field missing");
+      ok = false;
+      continue;
+    }
+    if (!want_ip(c, to, p, true, &r->to)) {
+      ok = false;
+      continue;
+    }
+    if (via) {
+      child_path(p, rp, "via", via);
+      if (!want_ip(c, via, p, false, &r->via)) {
+        ok = false;
+      } else if (r->via.family != r->to.family) {
+        verr(c, via, p, "gateway `%s` is not of the family of `%s`", via->text, to->text);
+        ok = false;
+      } else {
+        r->has_via = true;
+      }
+    }
+  }
+  return ok;
+}
 
 static bool
 parse_nic(struct vctx *c, const struct tnode *n, const char *path, struct spec_nic *nic)
@@ -585,6 +633,18 @@ parse_nic(struct vctx *c, const struct tnode *n, const char *path, struct spec_n
       ok = false;
     }
   }
+  if ((v = tnode_get(n, "mtu"))) {
+    child_path(p, path, "mtu", v);
+    uint64_t mtu;
+    if (want_uint(c, v, p, 68, 65535, &mtu))
+      nic->mtu = (unsigned)mtu;
+    else
+      ok = false;
+  }
+  if ((v = tnode_get(n, "routes"))) {
+    child_path(p, path, "routes", v);
+    ok &= parse_routes(c, v, p, nic);
+  }
   return ok;
 }
 
@@ -643,6 +703,75 @@ check_gateways(struct vctx *c, const struct tnode *nics_node, const char *path,
       }
     }
   }
+  return ok;
+}
+
+#define MAX_SEARCH      6 /* what glibc's resolver reads */
+#define MAX_DNS_OPTIONS 16
+
+/* A resolv.conf word: a search domain or an option such as ndots:2. */
+static bool
+want_dns_words(struct vctx *c, const struct tnode *n, const char *path, size_t max,
+               const char *allowed, const char *what, char ***ret, size_t *ret_n)
+{
+  if (!want_strv(c, n, path, max, ret, ret_n))
+    return false;
+  bool ok = true;
+  for (size_t i = 0; i < *ret_n; i++) {
+    const char *w = (*ret)[i];
+    if (*w == '\0' || strlen(w) > 253 || strspn(w, allowed) != strlen(w)) {
+      char ip[SPEC_PATH_MAX];
+      index_path(ip, path, i, n->items[i]);
+      verr(c, n->items[i], ip, "`%s` is not %s", w, what);
+      ok = false;
+    }
+  }
+  if (*ret_n == 0) {
+    free(*ret);
+    *ret = NULL;
+  }
+  return ok;
+}
+
+/* dns: [servers...] or {servers: [...], search: [...], options: [...]} */
+static bool
+parse_dns(struct vctx *c, const struct tnode *dns, const char *path, struct spec_network *net)
+{
+  static const char *const keys[] = { "servers", "search", "options", NULL };
+  const struct tnode *servers = dns;
+  char p[SPEC_PATH_MAX];
+  bool ok = true;
+  snprintf(p, sizeof p, "%s", path);
+  if (dns->kind == TNODE_MAP) {
+    if (!check_keys(c, dns, path, keys, "dns"))
+      return false;
+    const struct tnode *v;
+    if ((v = tnode_get(dns, "search"))) {
+      char sp[SPEC_PATH_MAX];
+      child_path(sp, path, "search", v);
+      ok &= want_dns_words(c, v, sp, MAX_SEARCH, "abcdefghijklmnopqrstuvwxyz0123456789.-_",
+                           "a domain name", &net->dns_search, &net->n_dns_search);
+    }
+    if ((v = tnode_get(dns, "options"))) {
+      char op[SPEC_PATH_MAX];
+      child_path(op, path, "options", v);
+      ok &= want_dns_words(c, v, op, MAX_DNS_OPTIONS, "abcdefghijklmnopqrstuvwxyz0123456789:-_",
+                           "a resolver option", &net->dns_options, &net->n_dns_options);
+    }
+    servers = tnode_get(dns, "servers");
+    if (servers == NULL)
+      return ok;
+    child_path(p, path, "servers", servers);
+  }
+  if (!want_seq(c, servers, p, SIZE_MAX))
+    return false;
+  if (servers->n > MAX_NAMESERVERS) {
+    verr(c, servers, p, "more than %d nameservers (the resolver ignores the rest)",
+         MAX_NAMESERVERS);
+    return false;
+  }
+  ok &= parse_addresses(c, servers, p, false, MAX_NAMESERVERS, &net->dns, &net->n_dns);
+  net->has_dns = true;
   return ok;
 }
 
@@ -710,18 +839,7 @@ parse_network(struct vctx *c, const struct tnode *n, const char *path, struct sp
   const struct tnode *dns = tnode_get(n, "dns");
   if (dns) {
     child_path(p, path, "dns", dns);
-    if (want_seq(c, dns, p, SIZE_MAX)) {
-      if (dns->n > MAX_NAMESERVERS) {
-        verr(c, dns, p, "more than %d nameservers (the resolver ignores the rest)",
-             MAX_NAMESERVERS);
-        ok = false;
-      } else {
-        ok &= parse_addresses(c, dns, p, false, MAX_NAMESERVERS, &net->dns, &net->n_dns);
-        net->has_dns = true;
-      }
-    } else {
-      ok = false;
-    }
+    ok &= parse_dns(c, dns, p, net);
   }
   return ok;
 }

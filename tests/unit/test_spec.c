@@ -217,6 +217,24 @@ test_addresses(void **state)
       POD_HEAD
       "network: {nics: [{name: eth0}], dns: [1.1.1.1, 1.0.0.1, 8.8.8.8, 9.9.9.9]}\n" ONE_CTR,
       "2:38: network.dns", "more than 3 nameservers");
+  expect_error(NIC("      mtu: 60\n"), "5:12: network.nics[0].mtu", "between 68 and 65535");
+  expect_error(NIC("      routes: [{via: 10.0.0.1}]\n"), "5:16: network.nics[0].routes[0].to",
+               "required field missing");
+  expect_error(NIC("      routes: [{to: 10.1.0.0/16, via: 'fd00::1'}]\n"),
+               "5:39: network.nics[0].routes[0].via", "not of the family");
+  expect_error(NIC("      routes: [{to: 10.1.0.0, via: 10.0.0.1}]\n"),
+               "5:21: network.nics[0].routes[0].to", "needs a prefix length");
+  expect_error(POD_HEAD "network: {nics: [{name: eth0}], dns: {search: ['Bad Domain']}}\n" ONE_CTR,
+               "2:48: network.dns.search[0]", "is not a domain name");
+  expect_error(POD_HEAD "network: {nics: [{name: eth0}], dns: {servers: [x], extra: 1}}\n" ONE_CTR,
+               "2:53: network.dns.extra", "unknown field");
+  struct spec_pod *pod = parse_ok(NIC("      mtu: 1400\n      routes: [{to: 10.9.0.0/16}, {to: "
+                                      "'fd01::/64', via: 'fe80::1'}]\n"));
+  assert_int_equal(pod->network.nics[0].mtu, 1400);
+  assert_int_equal(pod->network.nics[0].n_routes, 2);
+  assert_false(pod->network.nics[0].routes[0].has_via);
+  assert_true(pod->network.nics[0].routes[1].has_via);
+  spec_pod_free(pod);
 #undef NIC
 }
 
