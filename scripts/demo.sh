@@ -1,15 +1,50 @@
 #!/usr/bin/env bash
-# Tank's main job on a fresh machine: install dependencies, build, and run the
-# example pods through Tank. Until the daemon lands this validates every example
-# and prints its canonical form; the daemon issue turns it into
-# "start tankd, pull a locally built image, apply a pod, show it running".
+# Tank's main job on a fresh machine, as far as it exists today: install
+# dependencies, build, build a busybox image locally and serve it from a
+# registry on 127.0.0.1, pull it into Tank's image cache, start tankd on its
+# embedded store, apply an example pod and show it. (Running the pod's
+# containers needs tankd's runtime driver, the next step of issue 7: until then
+# the pod is stored and reported as pending.) Everything lives in one temp dir
+# and is stopped at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+top=$PWD
 bash scripts/install-deps.sh
 [ -f build/build.ninja ] || meson setup build >/dev/null
 meson compile -C build >/dev/null
-echo "== tank validate examples/"
+
+work=$(mktemp -d /tmp/tank-demo.XXXXXX)
+port=${TANK_DEMO_PORT:-5090}
+cleanup() {
+  [ -n "${tankd_pid:-}" ] && kill "$tankd_pid" 2>/dev/null && wait "$tankd_pid" 2>/dev/null
+  bash tests/fixtures/registry.sh stop "$work/registry" >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+echo "== validate the examples"
 build/tank validate examples/*.yaml examples/*.json
-echo
-echo "== canonical form of examples/web.yaml (what the store will hold)"
-build/tank validate -o yaml examples/web.yaml
+
+echo "== build a busybox image and serve it at 127.0.0.1:$port"
+bash tests/fixtures/build-images.sh "$work/images" busybox >/dev/null
+mkdir -p "$work/registry"
+bash tests/fixtures/registry.sh start "$work/registry" "$port" plain >/dev/null
+skopeo copy -q --dest-tls-verify=false "oci:$work/images/oci:busybox" \
+  "docker://127.0.0.1:$port/tank/busybox:latest"
+
+export TANK_DATA_DIR=$work/data TANK_RUN_DIR=$work/run TANK_SOCKET=$work/run/tank.sock
+export TANK_CONFIG=/dev/null TANK_PODS_DIR=$work/pods.d
+echo "== tank image pull 127.0.0.1:$port/tank/busybox:latest"
+build/tank image pull "127.0.0.1:$port/tank/busybox:latest"
+build/tank image ls
+
+echo "== start tankd (embedded SQLite store under $work/data)"
+build/tankd >"$work/tankd.log" 2>&1 &
+tankd_pid=$!
+for _ in $(seq 100); do [ -S "$TANK_SOCKET" ] && break; sleep 0.05; done
+sed "s|127.0.0.1:5000/|127.0.0.1:$port/|" examples/shell.yaml >"$work/shell.yaml"
+build/tank apply -f "$work/shell.yaml"
+build/tank ls -o wide
+echo "== delete it"
+build/tank delete --wait shell
+build/tank ls
