@@ -212,15 +212,24 @@ run_reaper(struct child_ctx *ctx)
   sigset_t all;
   sigfillset(&all);
   sigprocmask(SIG_BLOCK, &all, NULL);
+  /* The workload waits at the gate until the reaper holds nothing but 0-2:
+   * the reaper never execs, so it closes by hand what close-on-exec would. */
+  int gate[2];
+  if (pipe2(gate, O_CLOEXEC) < 0)
+    STEP("init", tank_error_set(err, errno, "pipe"));
   pid_t pid = fork();
   if (pid < 0)
     STEP("init", tank_error_set(err, errno, "fork the workload"));
   if (pid == 0) {
+    char b;
+    close(gate[1]);
+    while (read(gate[0], &b, 1) < 0 && errno == EINTR)
+      ;
+    close(gate[0]);
     STEP("reset_signals", reset_signals(err));
     STEP("exec", exec_plan(ctx->plan, err));
     _exit(127);
   }
-  /* The reaper never execs: close what close-on-exec would have. */
   syscall(SYS_close_range, 3, ~0U, 0);
   for (;;) {
     siginfo_t si;
