@@ -66,7 +66,10 @@ mkdir_p(const char *path, mode_t mode)
   }
   if (mkdir(buf, mode) < 0 && errno != EEXIST)
     return -errno;
-  return 0;
+  struct stat st;
+  if (stat(buf, &st) < 0)
+    return -errno;
+  return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
 }
 
 static int
