@@ -36,7 +36,9 @@ state_write_json(const char *dir, const char *name, json_t *doc, tank_error **er
       return tank_error_set(err, errno, "write `%s/%s`", dir, tmp);
     off += (size_t)w;
   }
-  if (write(fd, "\n", 1) != 1 || fsync(fd) < 0)
+  /* No fsync: the state dir lives under $RUN, which a reboot empties anyway;
+   * rename alone is what keeps readers from seeing half a document. */
+  if (write(fd, "\n", 1) != 1)
     return tank_error_set(err, errno, "write `%s/%s`", dir, tmp);
   if (renameat(dfd, tmp, dfd, name) < 0)
     return tank_error_set(err, errno, "rename `%s/%s` to `%s`", dir, tmp, name);

@@ -1,5 +1,5 @@
 /* state.json and exit.json in a container's state dir, each written atomically
- * (temporary file, fsync, rename) so a reader never sees half a document. */
+ * (temporary file, rename) so a reader never sees half a document. */
 #pragma once
 
 #include <jansson.h>
