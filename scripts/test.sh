@@ -82,8 +82,8 @@ if part fuzz; then
       { cat "$out/fuzz-setup.log"; count fuzz-build 0 1; }
   fi
   if meson compile -C "$fbuild" >"$out/fuzz-build.log" 2>&1; then
-    for target in "$fbuild"/fuzz_*; do
-      [ -x "$target" ] || continue
+    for target in "$fbuild"/fuzz_* "$fbuild"/tests/fuzz/fuzz_*; do
+      [ -f "$target" ] && [ -x "$target" ] || continue
       name=$(basename "$target")
       corpus=$top/tests/fuzz/corpus/${name#fuzz_}
       work=$(mktemp -d)
