@@ -26,6 +26,7 @@
 #include "runtime/crilog.h"
 #include "runtime/process.h"
 #include "runtime/spawn.h"
+#include "runtime/stage.h"
 #include "runtime/state.h"
 #include "util/cleanup.h"
 #include "util/fileio.h"
@@ -269,8 +270,7 @@ start(struct shim *s, tank_error **err)
   bool has_img = false;
   int r;
   if ((r = load_image(c, &img, &has_img, err)) < 0)
-    return tank_error_wrap(err, "stage=image_config errno=%s",
-                           strerrorname_np(-r) ? strerrorname_np(-r) : "0");
+    return tank_error_wrap(err, "stage=image_config errno=%s", errno_name(-r));
   s->stop_signal = c->stop_signal ? c->stop_signal : img.stop_signal ? img.stop_signal : SIGTERM;
   struct process_plan plan = { 0 };
   r = process_merge(c, has_img ? &img : NULL, c->hostname, &plan, err);
@@ -281,21 +281,19 @@ start(struct shim *s, tank_error **err)
   for (size_t i = 0; i < ARRAY_SIZE(dirs); i++)
     if ((r = mkdir_p(dirs[i], 0755)) < 0) {
       process_plan_clear(&plan);
-      return tank_error_set(err, -r, "stage=rootfs errno=%s: mkdir `%s`", strerrorname_np(-r),
-                            dirs[i]);
+      return tank_error_set(err, -r, "stage=rootfs errno=%s: mkdir `%s`", errno_name(-r), dirs[i]);
     }
   if (c->cgroup_path) {
     r = cgroup_create(c->cgroup_root, c->cgroup_path, c->cgroup_version, &c->limits, &s->cg, err);
     if (r < 0) {
       process_plan_clear(&plan);
-      return tank_error_wrap(err, "stage=cgroup errno=%s",
-                             strerrorname_np(-r) ? strerrorname_np(-r) : "0");
+      return tank_error_wrap(err, "stage=cgroup errno=%s", errno_name(-r));
     }
   }
   struct spawn_stdio io = { -1, -1, -1, false };
   if ((r = open_stdio(s, &io, err)) < 0) {
     process_plan_clear(&plan);
-    return tank_error_wrap(err, "stage=stdio errno=%s", strerrorname_np(-r));
+    return tank_error_wrap(err, "stage=stdio errno=%s", errno_name(-r));
   }
   r = container_spawn(c, &plan, s->cg, &io, &s->pid, &s->pidfd, err);
   close_child_stdio(&io);
@@ -527,8 +525,7 @@ shim_run(struct container_config *c, int ready_fd)
   tank_error *err = NULL;
   int r = mkdir_p(c->state_dir, 0700);
   if (r < 0) {
-    notify_ready(&ready_fd, "err stage=state errno=%s: mkdir `%s`\n", strerrorname_np(-r),
-                 c->state_dir);
+    notify_ready(&ready_fd, "err stage=state errno=%s: mkdir `%s`\n", errno_name(-r), c->state_dir);
     container_config_free(c);
     return 125;
   }
@@ -548,14 +545,13 @@ shim_run(struct container_config *c, int ready_fd)
   if (c->log_path == NULL && asprintf(&log_path, "%s/container.log", c->state_dir) < 0)
     abort();
   if (s.sig_fd < 0 || s.timer_fd < 0)
-    r = tank_error_set(&err, errno, "stage=shim errno=%s: signalfd/timerfd",
-                       strerrorname_np(errno));
+    r = tank_error_set(&err, errno, "stage=shim errno=%s: signalfd/timerfd", errno_name(errno));
   else if ((r = cri_log_open(c->log_path ? c->log_path : log_path, c->log_max_bytes,
                              c->log_max_files, &s.log, &err))
            < 0)
-    tank_error_wrap(&err, "stage=log errno=%s", strerrorname_np(-r));
+    tank_error_wrap(&err, "stage=log errno=%s", errno_name(-r));
   else if ((r = open_attach(&s, &err)) < 0)
-    tank_error_wrap(&err, "stage=attach errno=%s", strerrorname_np(-r));
+    tank_error_wrap(&err, "stage=attach errno=%s", errno_name(-r));
   else
     r = start(&s, &err);
 

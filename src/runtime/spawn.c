@@ -21,6 +21,7 @@
 #include "runtime/inroot.h"
 #include "runtime/rootfs.h"
 #include "runtime/security.h"
+#include "runtime/stage.h"
 #include "runtime/user.h"
 #include "util/cleanup.h"
 #include "util/fileio.h"
@@ -52,8 +53,7 @@ child_fail(struct child_ctx *ctx, const char *stage, tank_error *e)
 {
   struct child_report rep = { 0 };
   int en = e ? e->errnum : EINVAL;
-  const char *name = en ? strerrorname_np(en) : NULL;
-  snprintf(rep.msg, sizeof rep.msg, "stage=%s errno=%s: %s", stage, name ? name : "0",
+  snprintf(rep.msg, sizeof rep.msg, "stage=%s errno=%s: %s", stage, errno_name(en),
            e ? e->msg : "failed");
   rep.errnum = en;
   ssize_t w = write(ctx->report_fd, &rep, sizeof rep);
@@ -339,12 +339,12 @@ container_spawn(const struct container_config *c, const struct process_plan *pla
     join_fds[i] = ctx.join_fds[i] = open(c->ns_join[i], O_RDONLY | O_CLOEXEC);
     if (join_fds[i] < 0) {
       ret = tank_error_set(err, errno, "stage=join_namespaces errno=%s: open `%s`",
-                           strerrorname_np(errno), c->ns_join[i]);
+                           errno_name(errno), c->ns_join[i]);
       goto out;
     }
   }
   if (pipe2(sync_pipe, O_CLOEXEC) < 0 || pipe2(report_pipe, O_CLOEXEC) < 0) {
-    ret = tank_error_set(err, errno, "stage=clone errno=%s: pipe", strerrorname_np(errno));
+    ret = tank_error_set(err, errno, "stage=clone errno=%s: pipe", errno_name(errno));
     goto out;
   }
   ctx.sync_fd = sync_pipe[0];
@@ -368,7 +368,7 @@ container_spawn(const struct container_config *c, const struct process_plan *pla
   if (pid < 0) {
     int en = pid == -ENOTSUP ? ENOTSUP : errno;
     ret = tank_error_set(err, en, "stage=clone errno=%s: clone3 into new namespaces",
-                         strerrorname_np(en));
+                         errno_name(en));
     goto out;
   }
   close(sync_pipe[0]);
@@ -381,7 +381,7 @@ container_spawn(const struct container_config *c, const struct process_plan *pla
     ret = cgroup_attach(cg, pid, err);
     if (ret < 0) {
       char *m = NULL;
-      if (asprintf(&m, "stage=cgroup errno=%s: %s", strerrorname_np(tank_error_code(*err) * -1),
+      if (asprintf(&m, "stage=cgroup errno=%s: %s", errno_name(tank_error_code(*err) * -1),
                    (*err)->msg)
           >= 0) {
         free((*err)->msg);
@@ -394,8 +394,7 @@ container_spawn(const struct container_config *c, const struct process_plan *pla
     }
   }
   if (write(sync_pipe[1], "g", 1) != 1) {
-    ret = tank_error_set(err, errno, "stage=sync errno=%s: release the child",
-                         strerrorname_np(errno));
+    ret = tank_error_set(err, errno, "stage=sync errno=%s: release the child", errno_name(errno));
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
     close(pidfd);

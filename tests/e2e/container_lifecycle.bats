@@ -190,3 +190,21 @@ print(buf.decode(errors="replace"))
   [ "$status" -eq 0 ]
   [ "$(cat "$T/upper/kept")" = kept ]
 }
+
+@test "lifecycle: the container joins the pod's net, uts and ipc namespace files" {
+  # a sandbox as tankd makes it: namespaces held open by bind mounts, no process
+  mkdir -p "$T/ns"
+  for ns in net uts ipc; do : >"$T/ns/$ns"; done
+  unshare --net="$T/ns/net" --uts="$T/ns/uts" --ipc="$T/ns/ipc" \
+    sh -c 'hostname tkrt-sandbox; ip link set lo up'
+  shim_config '.namespaces = {create: ["mount", "pid", "cgroup"],
+                              join: {net: "'"$T"'/ns/net", uts: "'"$T"'/ns/uts", ipc: "'"$T"'/ns/ipc"}}
+               | .process = {command: ["sh", "-c", "hostname; cat /sys/class/net/lo/operstate; readlink /proc/self/ns/net"]}'
+  run "$SHIM" --foreground "$T/config.json"
+  net_inode=$(nsenter --net="$T/ns/net" readlink /proc/self/ns/net)
+  for ns in net uts ipc; do umount "$T/ns/$ns"; done
+  [ "$status" -eq 0 ]
+  [ "$(ctr_log | sed -n 1p)" = tkrt-sandbox ]
+  [ "$(ctr_log | sed -n 2p)" = unknown ] # lo is up (operstate unknown, not down)
+  [ "$(ctr_log | sed -n 3p)" = "$net_inode" ]
+}

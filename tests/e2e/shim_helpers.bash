@@ -120,6 +120,7 @@ shim_teardown() {
   done
   if grep -q "$T" /proc/self/mountinfo; then
     echo "leftover mount under $T" >&2; leftover=1
+    grep "$T" /proc/self/mountinfo | awk '{print $5}' | sort -r | xargs -r umount -l
   fi
   for d in upper work rootfs; do
     if [ -e "$T/$d" ] && [ "${KEEP_UPPER:-0}" != 1 ]; then
