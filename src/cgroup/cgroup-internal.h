@@ -45,3 +45,6 @@ int cg_mkdirs(const char *base, const char *rel, int *ret_fd, tank_error **err);
 int cg_kill_listed(int dir_fd, tank_error **err);
 /* rmdir base/rel, retrying for a bounded time while it is busy. */
 int cg_rmdir(const char *base, const char *rel, tank_error **err);
+/* Docker's default device rules (cgroup-devices.c). */
+int cg_device_rules_v1(int devices_dir_fd, tank_error **err);
+int cg_device_rules_bpf(int cgroup_dir_fd, tank_error **err);

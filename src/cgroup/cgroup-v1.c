@@ -14,23 +14,6 @@
 static const char *const v1_controllers[]
     = { "memory", "pids", "cpu", "cpuacct", "freezer", "devices" };
 
-/* Docker's default device rules: mknod of anything, but open only of the
- * standard /dev nodes, PTYs and tun. Without them CAP_MKNOD would let a
- * container make a node for a host disk and read it. */
-static const char *const device_allow[] = {
-  "c *:* m",   "b *:* m",   "c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm",   "c 1:8 rwm",
-  "c 1:9 rwm", "c 5:0 rwm", "c 5:1 rwm", "c 5:2 rwm", "c 136:* rwm", "c 10:200 rwm",
-};
-
-static int
-v1_devices(int fd, tank_error **err)
-{
-  int r = cg_write(fd, "devices.deny", "a", err);
-  for (size_t i = 0; r >= 0 && i < sizeof device_allow / sizeof device_allow[0]; i++)
-    r = cg_write(fd, "devices.allow", device_allow[i], err);
-  return r < 0 ? tank_error_wrap(err, "device rules") : 0;
-}
-
 static int
 v1_fd(struct tank_cgroup *cg, const char *name)
 {
@@ -53,7 +36,7 @@ v1_apply(struct tank_cgroup *cg, const struct cgroup_limits *l, tank_error **err
 {
   char buf[64];
   int r;
-  if (v1_fd(cg, "devices") >= 0 && (r = v1_devices(v1_fd(cg, "devices"), err)) < 0)
+  if (v1_fd(cg, "devices") >= 0 && (r = cg_device_rules_v1(v1_fd(cg, "devices"), err)) < 0)
     return r;
   if (l->memory_bytes) {
     snprintf(buf, sizeof buf, "%" PRIu64, l->memory_bytes);

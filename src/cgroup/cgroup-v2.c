@@ -77,6 +77,8 @@ v2_create(struct tank_cgroup *cg, const struct cgroup_limits *l, tank_error **er
   int r = enable_controllers(cg, l, err);
   if (r < 0)
     return r;
+  if ((r = cg_device_rules_bpf(cg->dir_fd, err)) < 0)
+    return r;
   char buf[64];
   if (l->memory_bytes) {
     snprintf(buf, sizeof buf, "%" PRIu64, l->memory_bytes);

@@ -6,7 +6,7 @@
 load helpers
 load shim_helpers
 
-@test "cgroup v2 (VM): memory OOM kill, pids limit, cpu throttling, cgroup.kill, pivot_root stage" {
+@test "cgroup v2 (VM): memory OOM kill, pids limit, cpu throttling, cgroup.kill, device rules, pivot_root stage" {
   require_root
   command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86_64 not installed"
   shim_fixture
@@ -15,5 +15,5 @@ load shim_helpers
   echo "$output"
   rm -rf "$work"
   [ "$status" -eq 0 ]
-  [ "$(echo "$output" | grep -c '^ok ')" -eq 6 ]
+  [ "$(echo "$output" | grep -c '^ok ')" -eq 7 ]
 }

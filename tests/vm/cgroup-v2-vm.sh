@@ -62,6 +62,7 @@ config memory '.process = {command: ["tail", "/dev/zero"]} | .cgroup.limits = {m
 config pids '.process = {command: ["sh", "-c", "(i=0; while [ $i -lt 60 ]; do sleep 30 & i=$((i+1)); done) 2>/dev/null; echo done-forking; exec sleep 30"]} | .cgroup.limits = {pids: 16}'
 config cpu '.process = {command: ["sh", "-c", "while :; do :; done & sleep 1; kill $!"]} | .cgroup.limits = {cpu_quota_us: 20000, cpu_period_us: 100000}'
 config cgns '.process = {command: ["cat", "/proc/self/cgroup"]} | .cgroup.limits = {pids: 50}'
+config devices '.process = {command: ["sh", "-c", "mknod /dev/f c 10 229 && echo made; cat /dev/f; mknod /dev/n2 c 1 3 && echo x > /dev/n2 && echo null-ok"]}'
 config stop '.process = {command: ["sh", "-c", "trap \"\" TERM; sleep 1000 & wait"]}'
 cp "$here/vm-init.sh" "$root/init"
 cp "$here/vm-tests.sh" "$root/tests.sh"

@@ -41,6 +41,12 @@ t_cgns() {
   tank-shim --foreground /t/cgns.json >/dev/null 2>&1
   [ "$(sed -E 's/^[^ ]+ stdout F //' /t/cgns/state/container.log)" = "0::/" ] && cleaned cgns
 }
+t_devices() {
+  tank-shim --foreground /t/devices.json >/dev/null 2>&1
+  log=/t/devices/state/container.log
+  grep -q ' made$' $log && grep -q 'Operation not permitted' $log && grep -q ' null-ok$' $log &&
+    cleaned devices
+}
 t_stop() {
   tank-shim /t/stop.json >/dev/null || return 1
   kill -TERM "$(grep '"shim_pid"' /t/stop/state/state.json | sed -E 's/[^0-9]//g')"
@@ -55,3 +61,4 @@ check "a fork loop stops at the pids limit" t_pids
 check "a busy loop under cpu 0.2 is throttled" t_cpu
 check "CLONE_INTO_CGROUP: the container is at the root of its cgroup namespace" t_cgns
 check "stop: grace then cgroup.kill" t_stop
+check "device rules (BPF): mknod yes, opening a device outside the list no" t_devices
