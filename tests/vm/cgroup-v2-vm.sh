@@ -18,13 +18,17 @@ mkdir -p "$cache"
 if [ ! -e "$cache/.done" ]; then
   pkg=$(apt-cache depends linux-image-amd64 | sed -n 's/^ *Depends: \(linux-image-[0-9].*\)$/\1/p' | head -n 1)
   [ -n "$pkg" ] || { echo "cannot find the kernel package behind linux-image-amd64" >&2; exit 1; }
-  (cd "$cache" && rm -rf x ./*.deb && apt-get download -q "$pkg" >/dev/null 2>&1 &&
-    dpkg-deb -x ./*.deb x)
+  rm -rf "${cache:?}"/*
+  (cd "$cache" && apt-get download -q "$pkg" >/dev/null 2>&1 && dpkg-deb -x ./*.deb x)
+  # keep only what the VM needs (the whole package unpacks to ~450 MB)
+  cp "$cache"/x/boot/vmlinuz-* "$cache/"
+  ko=$(find "$cache"/x/lib/modules -name 'overlay.ko*' | head -n 1)
+  cp "$ko" "$cache/${ko##*/}"
+  rm -rf "$cache/x" "$cache"/*.deb
   touch "$cache/.done"
 fi
-vmlinuz=$(ls "$cache"/x/boot/vmlinuz-* | head -n 1)
-kver=${vmlinuz##*/vmlinuz-}
-overlay_ko=$(find "$cache/x/lib/modules/$kver" -name 'overlay.ko*' | head -n 1)
+vmlinuz=$(ls "$cache"/vmlinuz-* | head -n 1)
+overlay_ko=$(ls "$cache"/overlay.ko* | head -n 1)
 
 # 2. initramfs: busybox, the shim + its shared libraries, overlay.ko, image, tests.
 root=$work/initramfs
