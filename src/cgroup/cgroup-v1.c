@@ -1,0 +1,232 @@
+/* The v1/hybrid cgroup driver: one directory per controller hierarchy
+ * (memory, pids, cpu, cpuacct, freezer) under root/<controller>/<path>. */
+#include "cgroup/cgroup-internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *const v1_controllers[]
+    = { "memory", "pids", "cpu", "cpuacct", "freezer", "devices" };
+
+static int
+v1_fd(struct tank_cgroup *cg, const char *name)
+{
+  for (size_t i = 0; i < cg->n_v1; i++)
+    if (strcmp(cg->v1[i].name, name) == 0)
+      return cg->v1[i].dir_fd;
+  return -1;
+}
+
+static bool
+controller_mounted(const char *root, const char *name)
+{
+  char path[4096];
+  snprintf(path, sizeof path, "%s/%s/cgroup.procs", root, name);
+  return access(path, F_OK) == 0;
+}
+
+static int
+v1_apply(struct tank_cgroup *cg, const struct cgroup_limits *l, tank_error **err)
+{
+  char buf[64];
+  int r;
+  if (v1_fd(cg, "devices") >= 0 && (r = cg_device_rules_v1(v1_fd(cg, "devices"), err)) < 0)
+    return r;
+  if (l->memory_bytes) {
+    snprintf(buf, sizeof buf, "%" PRIu64, l->memory_bytes);
+    r = cg_write(v1_fd(cg, "memory"), "memory.limit_in_bytes", buf, err);
+    if (r < 0)
+      return tank_error_wrap(err, "memory limit");
+  }
+  if (l->pids) {
+    snprintf(buf, sizeof buf, "%" PRIu64, l->pids);
+    r = cg_write(v1_fd(cg, "pids"), "pids.max", buf, err);
+    if (r < 0)
+      return tank_error_wrap(err, "pids limit");
+  }
+  if (l->cpu_quota_us) {
+    int fd = v1_fd(cg, "cpu");
+    snprintf(buf, sizeof buf, "%" PRIu64, l->cpu_period_us ? l->cpu_period_us : 100000);
+    r = cg_write(fd, "cpu.cfs_period_us", buf, err);
+    if (r < 0)
+      return tank_error_wrap(err, "cpu period");
+    snprintf(buf, sizeof buf, "%" PRIu64, l->cpu_quota_us);
+    r = cg_write(fd, "cpu.cfs_quota_us", buf, err);
+    if (r < 0)
+      return tank_error_wrap(err, "cpu quota");
+  }
+  return 0;
+}
+
+static int
+v1_create(struct tank_cgroup *cg, const struct cgroup_limits *l, tank_error **err)
+{
+  for (size_t i = 0; i < sizeof v1_controllers / sizeof v1_controllers[0]; i++) {
+    const char *name = v1_controllers[i];
+    bool needed = (strcmp(name, "memory") == 0 && l->memory_bytes)
+                  || (strcmp(name, "pids") == 0 && l->pids)
+                  || (strcmp(name, "cpu") == 0 && l->cpu_quota_us);
+    if (!controller_mounted(cg->root, name)) {
+      if (needed)
+        return tank_error_set(err, ENODEV, "the %s controller is not mounted at `%s/%s`", name,
+                              cg->root, name);
+      continue;
+    }
+    char base[4096];
+    snprintf(base, sizeof base, "%s/%s", cg->root, name);
+    int fd;
+    int r = cg_mkdirs(base, cg->path, &fd, err);
+    if (r < 0)
+      return r;
+    cg->v1[cg->n_v1].name = name;
+    cg->v1[cg->n_v1].dir_fd = fd;
+    cg->n_v1++;
+  }
+  if (cg->n_v1 == 0)
+    return tank_error_set(err, ENODEV, "no v1 controller mounted under `%s`", cg->root);
+  return v1_apply(cg, l, err);
+}
+
+static int
+v1_attach(struct tank_cgroup *cg, pid_t pid, tank_error **err)
+{
+  char buf[32];
+  snprintf(buf, sizeof buf, "%d", (int)pid);
+  for (size_t i = 0; i < cg->n_v1; i++) {
+    int r = cg_write(cg->v1[i].dir_fd, "cgroup.procs", buf, err);
+    if (r < 0)
+      return tank_error_wrap(err, "attach pid %d to %s cgroup `%s`", (int)pid, cg->v1[i].name,
+                             cg->path);
+  }
+  return 0;
+}
+
+static int
+v1_stats(struct tank_cgroup *cg, struct cgroup_stats *s, tank_error **err)
+{
+  int fd, r;
+  char buf[4096];
+  if ((fd = v1_fd(cg, "memory")) >= 0) {
+    if ((r = cg_read_u64(fd, "memory.usage_in_bytes", &s->memory_current_bytes, err)) < 0
+        || (r = cg_read_u64(fd, "memory.max_usage_in_bytes", &s->memory_peak_bytes, err)) < 0
+        || (r = cg_read(fd, "memory.oom_control", buf, sizeof buf, err)) < 0)
+      return r;
+    cg_keyed(buf, "oom_kill", &s->oom_kills);
+  }
+  if ((fd = v1_fd(cg, "pids")) >= 0
+      && (r = cg_read_u64(fd, "pids.current", &s->pids_current, err)) < 0)
+    return r;
+  if ((fd = v1_fd(cg, "cpuacct")) >= 0) {
+    uint64_t ns;
+    if ((r = cg_read_u64(fd, "cpuacct.usage", &ns, err)) < 0)
+      return r;
+    s->cpu_usage_us = ns / 1000;
+  }
+  if ((fd = v1_fd(cg, "cpu")) >= 0) {
+    if ((r = cg_read(fd, "cpu.stat", buf, sizeof buf, err)) < 0)
+      return r;
+    uint64_t ns = 0;
+    cg_keyed(buf, "nr_periods", &s->cpu_nr_periods);
+    cg_keyed(buf, "nr_throttled", &s->cpu_nr_throttled);
+    cg_keyed(buf, "throttled_time", &ns);
+    s->cpu_throttled_us = ns / 1000;
+  }
+  return 0;
+}
+
+static int
+v1_procs_fd(struct tank_cgroup *cg)
+{
+  int fd = v1_fd(cg, "freezer");
+  if (fd < 0)
+    fd = v1_fd(cg, "pids");
+  if (fd < 0 && cg->n_v1 > 0)
+    fd = cg->v1[0].dir_fd;
+  return fd;
+}
+
+static int
+wait_frozen(int fd, tank_error **err)
+{
+  char buf[64];
+  for (int i = 0; i < 1000; i++) {
+    int r = cg_read(fd, "freezer.state", buf, sizeof buf, err);
+    if (r < 0)
+      return r;
+    if (strncmp(buf, "FROZEN", 6) == 0)
+      return 0;
+    struct timespec ts = { 0, 1000 * 1000 };
+    nanosleep(&ts, NULL);
+  }
+  return tank_error_set(err, ETIMEDOUT, "freezer did not reach FROZEN");
+}
+
+/* No cgroup.kill in v1: freeze so nothing can fork past us, SIGKILL every
+ * listed pid (delivered once thawed), then thaw. */
+static int
+v1_kill(struct tank_cgroup *cg, tank_error **err)
+{
+  int freezer = v1_fd(cg, "freezer");
+  int fd = v1_procs_fd(cg);
+  if (fd < 0)
+    return 0;
+  if (freezer < 0) {
+    for (int i = 0; i < 100; i++) {
+      int n = cg_kill_listed(fd, err);
+      if (n <= 0)
+        return n;
+    }
+    return 0;
+  }
+  int r = cg_write(freezer, "freezer.state", "FROZEN", err);
+  if (r >= 0)
+    r = wait_frozen(freezer, err);
+  if (r >= 0)
+    r = cg_kill_listed(freezer, err);
+  tank_error *thaw_err = NULL;
+  int t = cg_write(freezer, "freezer.state", "THAWED", &thaw_err);
+  if (r >= 0 && t < 0) {
+    *err = thaw_err;
+    return t;
+  }
+  tank_error_free(thaw_err);
+  return r < 0 ? r : 0;
+}
+
+static int
+v1_destroy(struct tank_cgroup *cg, tank_error **err)
+{
+  int ret = 0;
+  for (size_t i = 0; i < cg->n_v1; i++) {
+    char base[4096];
+    snprintf(base, sizeof base, "%s/%s", cg->root, cg->v1[i].name);
+    tank_error *e = NULL;
+    int r = cg_rmdir(base, cg->path, &e);
+    if (r < 0 && ret == 0) {
+      ret = r;
+      if (err && *err == NULL)
+        *err = e;
+      else
+        tank_error_free(e);
+    } else {
+      tank_error_free(e);
+    }
+  }
+  return ret;
+}
+
+const struct cgroup_driver cgroup_v1_driver = {
+  .name = "v1",
+  .create = v1_create,
+  .attach = v1_attach,
+  .stats = v1_stats,
+  .procs_fd = v1_procs_fd,
+  .kill = v1_kill,
+  .destroy = v1_destroy,
+};

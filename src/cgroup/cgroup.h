@@ -1,0 +1,68 @@
+/* Container cgroups behind one interface: a v1/hybrid driver (one directory per
+ * controller hierarchy) and a v2 driver (one unified directory), picked by
+ * looking at the cgroup mount. Limits that cannot be applied are errors. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "util/error.h"
+
+enum cgroup_version {
+  CGROUP_VERSION_AUTO = 0,
+  CGROUP_VERSION_1 = 1,
+  CGROUP_VERSION_2 = 2,
+};
+
+struct cgroup_limits {
+  uint64_t memory_bytes;  /* 0: unlimited */
+  uint64_t pids;          /* 0: unlimited */
+  uint64_t cpu_quota_us;  /* 0: unlimited */
+  uint64_t cpu_period_us; /* 0: the default of 100000 */
+};
+
+struct cgroup_stats {
+  uint64_t memory_current_bytes;
+  uint64_t memory_peak_bytes;
+  uint64_t oom_kills;
+  uint64_t pids_current;
+  uint64_t cpu_usage_us;
+  uint64_t cpu_nr_periods;
+  uint64_t cpu_nr_throttled;
+  uint64_t cpu_throttled_us;
+};
+
+struct tank_cgroup;
+
+/* Which hierarchy is mounted at root (usually /sys/fs/cgroup). */
+int cgroup_detect(const char *root, enum cgroup_version *ret_version, tank_error **err);
+
+/* Creates (or reuses) the cgroup `path` (relative, e.g. "tank/web/app") below root
+ * and applies the limits. version AUTO detects. */
+int cgroup_create(const char *root, const char *path, enum cgroup_version version,
+                  const struct cgroup_limits *limits, struct tank_cgroup **ret_cg,
+                  tank_error **err);
+
+enum cgroup_version cgroup_version_of(const struct tank_cgroup *cg);
+
+/* A directory fd for clone3's CLONE_INTO_CGROUP (v2), or -1 (v1). Owned by cg. */
+int cgroup_clone_fd(const struct tank_cgroup *cg);
+
+/* Moves pid into the cgroup (every hierarchy on v1). */
+int cgroup_attach(struct tank_cgroup *cg, pid_t pid, tank_error **err);
+
+int cgroup_read_stats(struct tank_cgroup *cg, struct cgroup_stats *ret_stats, tank_error **err);
+
+/* Counts the processes in the cgroup (v1: the pids or freezer hierarchy). */
+int cgroup_count_procs(struct tank_cgroup *cg, size_t *ret_n, tank_error **err);
+
+/* SIGKILLs every process in the cgroup: cgroup.kill on v2, freeze + kill + thaw on v1. */
+int cgroup_kill(struct tank_cgroup *cg, tank_error **err);
+
+/* Removes the cgroup directories (waits a bounded time for dying processes). */
+int cgroup_destroy(struct tank_cgroup *cg, tank_error **err);
+
+struct tank_cgroup *cgroup_free(struct tank_cgroup *cg);
+void cgroup_freep(struct tank_cgroup **cg);
+#define _cleanup_cgroup_ __attribute__((cleanup(cgroup_freep)))

@@ -1,0 +1,436 @@
+/* The checkpointed clone and everything the child does before execve. */
+#include "runtime/spawn.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/close_range.h>
+#include <linux/sched.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "runtime/inroot.h"
+#include "runtime/rootfs.h"
+#include "runtime/security.h"
+#include "runtime/stage.h"
+#include "runtime/user.h"
+#include "util/cleanup.h"
+#include "util/fileio.h"
+
+/* What the child sends back when it fails (one write, below PIPE_BUF). */
+struct child_report {
+  int32_t errnum;
+  char msg[1020];
+};
+
+static const int ns_clone_flag[CONFIG_NS_COUNT] = {
+  [CONFIG_NS_MOUNT] = CLONE_NEWNS,      [CONFIG_NS_PID] = CLONE_NEWPID,
+  [CONFIG_NS_CGROUP] = CLONE_NEWCGROUP, [CONFIG_NS_NET] = CLONE_NEWNET,
+  [CONFIG_NS_UTS] = CLONE_NEWUTS,       [CONFIG_NS_IPC] = CLONE_NEWIPC,
+};
+
+struct child_ctx {
+  const struct container_config *c;
+  const struct process_plan *plan;
+  const struct spawn_stdio *io;
+  int join_fds[CONFIG_NS_COUNT];
+  int sync_fd;   /* read end: the parent's go-ahead */
+  int report_fd; /* write end, close-on-exec: EOF means exec succeeded */
+  bool unshare_cgroupns;
+};
+
+static _Noreturn void
+child_fail(struct child_ctx *ctx, const char *stage, tank_error *e)
+{
+  struct child_report rep = { 0 };
+  int en = e ? e->errnum : EINVAL;
+  snprintf(rep.msg, sizeof rep.msg, "stage=%s errno=%s: %s", stage, errno_name(en),
+           e ? e->msg : "failed");
+  rep.errnum = en;
+  ssize_t w = write(ctx->report_fd, &rep, sizeof rep);
+  (void)w;
+  _exit(127);
+}
+
+#define STEP(stage, call)                                                                          \
+  do {                                                                                             \
+    tank_error *_e = NULL;                                                                         \
+    tank_error **err = &_e;                                                                        \
+    if ((call) < 0)                                                                                \
+      child_fail(ctx, stage, _e);                                                                  \
+    (void)err;                                                                                     \
+  } while (0)
+
+static int
+setup_stdio(const struct spawn_stdio *io, tank_error **err)
+{
+  if (io->tty && setsid() < 0)
+    return tank_error_set(err, errno, "setsid");
+  int fds[3] = { io->in, io->out, io->err };
+  /* Move them above 2 first so that dup2 of one cannot clobber another. */
+  for (int i = 0; i < 3; i++) {
+    int fd = fcntl(fds[i], F_DUPFD_CLOEXEC, 3);
+    if (fd < 0)
+      return tank_error_set(err, errno, "dup stdio");
+    fds[i] = fd;
+  }
+  for (int i = 0; i < 3; i++)
+    if (dup2(fds[i], i) < 0)
+      return tank_error_set(err, errno, "dup2 stdio %d", i);
+  if (io->tty && ioctl(0, TIOCSCTTY, 0) < 0)
+    return tank_error_set(err, errno, "TIOCSCTTY");
+  return 0;
+}
+
+static int
+join_namespaces(struct child_ctx *ctx, tank_error **err)
+{
+  for (int i = 0; i < CONFIG_NS_COUNT; i++)
+    if (ctx->join_fds[i] >= 0 && setns(ctx->join_fds[i], 0) < 0)
+      return tank_error_set(err, errno, "join %s namespace `%s`", config_ns_name(i),
+                            ctx->c->ns_join[i]);
+  return 0;
+}
+
+static int
+wait_sync(struct child_ctx *ctx, tank_error **err)
+{
+  char b;
+  ssize_t r;
+  do
+    r = read(ctx->sync_fd, &b, 1);
+  while (r < 0 && errno == EINTR);
+  if (r != 1)
+    return tank_error_set(err, r < 0 ? errno : EPIPE, "wait for the shim's go-ahead");
+  close(ctx->sync_fd);
+  if (ctx->unshare_cgroupns && unshare(CLONE_NEWCGROUP) < 0)
+    return tank_error_set(err, errno, "unshare the cgroup namespace");
+  return 0;
+}
+
+static int
+read_in_root(const char *path, char **ret, tank_error **err)
+{
+  _cleanup_close_ int fd = -EBADF;
+  tank_error *e = NULL;
+  if (inroot_open(AT_FDCWD, path, O_RDONLY, 0, &fd, &e) < 0) {
+    int en = e->errnum;
+    tank_error_free(e);
+    if (en == ENOENT) {
+      *ret = NULL;
+      return 0;
+    }
+    return tank_error_set(err, en, "open `%s`", path);
+  }
+  int r = read_fd_limited(fd, USER_MAX_FILE, ret, NULL, err);
+  if (r < 0)
+    return tank_error_wrap(err, "read `%s`", path);
+  return 0;
+}
+
+static int
+resolve_user(const char *spec, struct user_ids *ids, tank_error **err)
+{
+  /* After pivot_root "/" is the container's root: these are the image's own files. */
+  _cleanup_free_ char *passwd = NULL, *group = NULL;
+  int r;
+  if ((r = read_in_root("/etc/passwd", &passwd, err)) < 0
+      || (r = read_in_root("/etc/group", &group, err)) < 0)
+    return r;
+  return user_resolve(spec, passwd, group, ids, err);
+}
+
+static int
+enter_cwd(const char *cwd, tank_error **err)
+{
+  _cleanup_close_ int fd = -EBADF;
+  int r = inroot_mkdir_p(AT_FDCWD, cwd, 0755, &fd, err);
+  if (r < 0)
+    return r;
+  if (fchdir(fd) < 0)
+    return tank_error_set(err, errno, "chdir `%s`", cwd);
+  return 0;
+}
+
+static int
+reset_signals(tank_error **err)
+{
+  sigset_t all;
+  sigemptyset(&all);
+  for (int s = 1; s < NSIG; s++)
+    if (s != SIGKILL && s != SIGSTOP)
+      signal(s, SIG_DFL);
+  if (sigprocmask(SIG_SETMASK, &all, NULL) < 0)
+    return tank_error_set(err, errno, "reset the signal mask");
+  return 0;
+}
+
+/* execvpe with the container's PATH, not the shim's. */
+static int
+exec_plan(const struct process_plan *plan, tank_error **err)
+{
+  const char *file = plan->argv[0];
+  if (strchr(file, '/')) {
+    execve(file, plan->argv, plan->env);
+    return tank_error_set(err, errno, "exec `%s`", file);
+  }
+  const char *path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+  for (size_t i = 0; i < plan->n_env; i++)
+    if (strncmp(plan->env[i], "PATH=", 5) == 0)
+      path = plan->env[i] + 5;
+  int saved = ENOENT;
+  char buf[4096];
+  for (const char *p = path;; p++) {
+    const char *end = strchrnul(p, ':');
+    int n = snprintf(buf, sizeof buf, "%.*s%s%s", (int)(end - p), p, end == p ? "" : "/", file);
+    if (n > 0 && (size_t)n < sizeof buf) {
+      execve(buf, plan->argv, plan->env);
+      if (errno != ENOENT && errno != ENOTDIR)
+        saved = errno;
+    }
+    if (*end == '\0')
+      break;
+    p = end;
+  }
+  return tank_error_set(err, saved, "exec `%s` (searched PATH=%s)", file, path);
+}
+
+/* init: true -- a reaper as PID 1 that forwards signals to the workload,
+ * reaps every orphan, and exits as the workload did. */
+static _Noreturn void
+run_reaper(struct child_ctx *ctx)
+{
+  sigset_t all;
+  sigfillset(&all);
+  sigprocmask(SIG_BLOCK, &all, NULL);
+  /* The workload waits at the gate until the reaper holds nothing but 0-2:
+   * the reaper never execs, so it closes by hand what close-on-exec would. */
+  int gate[2];
+  if (pipe2(gate, O_CLOEXEC) < 0)
+    STEP("init", tank_error_set(err, errno, "pipe"));
+  pid_t pid = fork();
+  if (pid < 0)
+    STEP("init", tank_error_set(err, errno, "fork the workload"));
+  if (pid == 0) {
+    char b;
+    close(gate[1]);
+    while (read(gate[0], &b, 1) < 0 && errno == EINTR)
+      ;
+    close(gate[0]);
+    STEP("reset_signals", reset_signals(err));
+    STEP("exec", exec_plan(ctx->plan, err));
+    _exit(127);
+  }
+  syscall(SYS_close_range, 3, ~0U, 0);
+  for (;;) {
+    siginfo_t si;
+    if (sigwaitinfo(&all, &si) < 0)
+      continue;
+    if (si.si_signo != SIGCHLD) {
+      kill(pid, si.si_signo);
+      continue;
+    }
+    int status;
+    pid_t w;
+    while ((w = waitpid(-1, &status, WNOHANG)) > 0)
+      if (w == pid)
+        _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+  }
+}
+
+static int
+child_main(void *arg)
+{
+  struct child_ctx *ctx = arg;
+  const struct container_config *c = ctx->c;
+  int root_fd = -EBADF;
+  umask(0);
+  STEP("stdio", setup_stdio(ctx->io, err));
+  STEP("join_namespaces", join_namespaces(ctx, err));
+  STEP("sync", wait_sync(ctx, err));
+  STEP("mount_private", mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0
+                            ? tank_error_set(err, errno, "make / private")
+                            : 0);
+  if (c->hostname && c->ns_create[CONFIG_NS_UTS])
+    STEP("hostname", sethostname(c->hostname, strlen(c->hostname)) < 0
+                         ? tank_error_set(err, errno, "sethostname `%s`", c->hostname)
+                         : 0);
+  STEP("mount_rootfs", rootfs_mount_overlay(c, &root_fd, err));
+  STEP("mount_system", rootfs_mount_system(root_fd, err));
+  STEP("mount_dev", rootfs_mount_dev(root_fd, ctx->io->tty, err));
+  STEP("mount_volumes", rootfs_mount_binds(c, root_fd, err));
+  STEP("mask_paths", rootfs_mask_paths(root_fd, err));
+  STEP("pivot_root", rootfs_pivot(root_fd, err));
+  close(root_fd);
+  umask(022);
+  struct user_ids ids;
+  STEP("user", resolve_user(ctx->plan->user, &ids, err));
+  STEP("cwd", enter_cwd(ctx->plan->cwd, err));
+  if (process_plan_env_default((struct process_plan *)ctx->plan, "HOME", ids.home) < 0)
+    STEP("env", tank_error_set(err, ENOMEM, "HOME"));
+  /* Nothing of the shim's may reach the workload: only 0-2 survive exec. */
+  STEP("close_fds", syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC) < 0
+                        ? tank_error_set(err, errno, "close_range")
+                        : 0);
+  if (c->no_new_privileges)
+    STEP("no_new_privs", security_no_new_privs(err));
+  if (c->seccomp)
+    STEP("seccomp", security_seccomp_load(err));
+  STEP("capabilities",
+       security_switch_user(&ids, c->default_caps ? SECURITY_DEFAULT_CAPS : 0, err));
+  if (c->init)
+    run_reaper(ctx);
+  STEP("reset_signals", reset_signals(err));
+  STEP("exec", exec_plan(ctx->plan, err));
+  _exit(127);
+}
+
+struct clone_args_v0 {
+  uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid,
+      set_tid_size, cgroup;
+};
+
+/* clone3 (with CLONE_INTO_CGROUP on v2) when the kernel has it, else clone.
+ * Returns like fork: 0 in the child. */
+static pid_t
+clone_container(uint64_t flags, int cgroup_fd, int *ret_pidfd)
+{
+  struct clone_args_v0 args = {
+    .flags = flags | CLONE_PIDFD,
+    .pidfd = (uint64_t)(uintptr_t)ret_pidfd,
+    .exit_signal = SIGCHLD,
+  };
+  if (cgroup_fd >= 0) {
+    args.flags |= CLONE_INTO_CGROUP;
+    args.cgroup = (uint64_t)cgroup_fd;
+  }
+  long pid = syscall(SYS_clone3, &args, sizeof args);
+  if (pid >= 0 || errno != ENOSYS)
+    return (pid_t)pid;
+  if (cgroup_fd >= 0)
+    return -ENOTSUP;
+  return (pid_t)syscall(SYS_clone, (unsigned long)(flags | CLONE_PIDFD | SIGCHLD), NULL, ret_pidfd,
+                        NULL, 0);
+}
+
+int
+container_spawn(const struct container_config *c, const struct process_plan *plan,
+                struct tank_cgroup *cg, const struct spawn_stdio *io, pid_t *ret_pid,
+                int *ret_pidfd, tank_error **err)
+{
+  struct child_ctx ctx = { .c = c, .plan = plan, .io = io };
+  int join_fds[CONFIG_NS_COUNT];
+  for (int i = 0; i < CONFIG_NS_COUNT; i++)
+    join_fds[i] = ctx.join_fds[i] = -EBADF;
+  int ret = 0;
+  int sync_pipe[2] = { -EBADF, -EBADF }, report_pipe[2] = { -EBADF, -EBADF };
+  for (int i = 0; i < CONFIG_NS_COUNT; i++) {
+    if (c->ns_join[i] == NULL)
+      continue;
+    join_fds[i] = ctx.join_fds[i] = open(c->ns_join[i], O_RDONLY | O_CLOEXEC);
+    if (join_fds[i] < 0) {
+      ret = tank_error_set(err, errno, "stage=join_namespaces errno=%s: open `%s`",
+                           errno_name(errno), c->ns_join[i]);
+      goto out;
+    }
+  }
+  if (pipe2(sync_pipe, O_CLOEXEC) < 0 || pipe2(report_pipe, O_CLOEXEC) < 0) {
+    ret = tank_error_set(err, errno, "stage=clone errno=%s: pipe", errno_name(errno));
+    goto out;
+  }
+  ctx.sync_fd = sync_pipe[0];
+  ctx.report_fd = report_pipe[1];
+
+  uint64_t flags = 0;
+  for (int i = 0; i < CONFIG_NS_COUNT; i++)
+    if (c->ns_create[i])
+      flags |= (uint64_t)ns_clone_flag[i];
+  int cgroup_fd = cg ? cgroup_clone_fd(cg) : -1;
+  /* A cgroup namespace is rooted where the process is when it is made: on v1 the
+   * child is moved only after the clone, so it unshares its own after the move. */
+  if ((flags & CLONE_NEWCGROUP) && cgroup_fd < 0) {
+    flags &= ~(uint64_t)CLONE_NEWCGROUP;
+    ctx.unshare_cgroupns = true;
+  }
+  int pidfd = -EBADF;
+  pid_t pid = clone_container(flags, cgroup_fd, &pidfd);
+  if (pid == 0)
+    child_main(&ctx);
+  if (pid < 0) {
+    int en = pid == -ENOTSUP ? ENOTSUP : errno;
+    ret = tank_error_set(err, en, "stage=clone errno=%s: clone3 into new namespaces",
+                         errno_name(en));
+    goto out;
+  }
+  close(sync_pipe[0]);
+  sync_pipe[0] = -EBADF;
+  close(report_pipe[1]);
+  report_pipe[1] = -EBADF;
+
+  /* The child is parked on the sync pipe: place it before it can do anything. */
+  if (cg && cgroup_fd < 0) {
+    ret = cgroup_attach(cg, pid, err);
+    if (ret < 0) {
+      char *m = NULL;
+      if (asprintf(&m, "stage=cgroup errno=%s: %s", errno_name(tank_error_code(*err) * -1),
+                   (*err)->msg)
+          >= 0) {
+        free((*err)->msg);
+        (*err)->msg = m;
+      }
+      kill(pid, SIGKILL);
+      waitpid(pid, NULL, 0);
+      close(pidfd);
+      goto out;
+    }
+  }
+  if (write(sync_pipe[1], "g", 1) != 1) {
+    ret = tank_error_set(err, errno, "stage=sync errno=%s: release the child", errno_name(errno));
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    close(pidfd);
+    goto out;
+  }
+  struct child_report rep;
+  ssize_t n;
+  do
+    n = read(report_pipe[0], &rep, sizeof rep);
+  while (n < 0 && errno == EINTR);
+  if (n > 0) {
+    rep.msg[sizeof rep.msg - 1] = '\0';
+    waitpid(pid, NULL, 0);
+    close(pidfd);
+    tank_error *e = calloc(1, sizeof *e);
+    if (e == NULL || (e->msg = strdup(rep.msg)) == NULL)
+      abort();
+    e->errnum = rep.errnum > 0 ? rep.errnum : EINVAL;
+    if (err && *err == NULL)
+      *err = e;
+    else
+      tank_error_free(e);
+    ret = -(rep.errnum > 0 ? rep.errnum : EINVAL);
+    goto out;
+  }
+  *ret_pid = pid;
+  *ret_pidfd = pidfd;
+out:
+  for (int i = 0; i < CONFIG_NS_COUNT; i++)
+    if (join_fds[i] >= 0)
+      close(join_fds[i]);
+  for (int i = 0; i < 2; i++) {
+    if (sync_pipe[i] >= 0)
+      close(sync_pipe[i]);
+    if (report_pipe[i] >= 0)
+      close(report_pipe[i]);
+  }
+  return ret;
+}
