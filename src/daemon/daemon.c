@@ -17,19 +17,8 @@
 static int
 mkdir_p(const char *path, mode_t mode, tank_error **err)
 {
-  _cleanup_free_ char *p = strdup(path);
-  if (p == NULL)
-    return tank_error_set(err, ENOMEM, "mkdir");
-  for (char *s = p + 1; *s; s++)
-    if (*s == '/') {
-      *s = '\0';
-      if (mkdir(p, mode) < 0 && errno != EEXIST)
-        return tank_error_set(err, errno, "mkdir `%s`", p);
-      *s = '/';
-    }
-  if (mkdir(p, mode) < 0 && errno != EEXIST)
-    return tank_error_set(err, errno, "mkdir `%s`", p);
-  return 0;
+  int r = mkdir_parents(path, mode);
+  return r < 0 ? tank_error_set(err, -r, "mkdir `%s`", path) : 0;
 }
 
 /* Boot seeding: every pod in the pods dir (*.yaml, *.yml, *.json) is stored if absent. A pod

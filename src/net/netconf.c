@@ -9,14 +9,7 @@
 
 #include "net/addr.h"
 #include "util/cleanup.h"
-
-static void
-strv_free_n(char **v, size_t n)
-{
-  for (size_t i = 0; i < n; i++)
-    free(v[i]);
-  free(v);
-}
+#include "util/strv.h"
 
 static void
 nic_clear(struct net_nic *nic)
@@ -65,16 +58,6 @@ xstrdup_or_null(const char *s)
   if (d == NULL)
     abort();
   return d;
-}
-
-static void
-strv_push(char ***v, size_t *n, const char *s)
-{
-  char **nv = realloc(*v, (*n + 1) * sizeof *nv);
-  if (nv == NULL || (nv[*n] = strdup(s)) == NULL)
-    abort();
-  *v = nv;
-  (*n)++;
 }
 
 int
@@ -138,10 +121,8 @@ net_config_from_spec(const struct spec_network *sn, struct net_config *ret, tank
     memcpy(c.dns, sn->dns, sn->n_dns * sizeof *c.dns);
     c.n_dns = sn->n_dns;
   }
-  for (size_t i = 0; i < sn->n_dns_search; i++)
-    strv_push(&c.search, &c.n_search, sn->dns_search[i]);
-  for (size_t i = 0; i < sn->n_dns_options; i++)
-    strv_push(&c.options, &c.n_options, sn->dns_options[i]);
+  c.search = strv_copy_n(sn->dns_search, sn->n_dns_search, &c.n_search);
+  c.options = strv_copy_n(sn->dns_options, sn->n_dns_options, &c.n_options);
   *ret = c;
   return 0;
 }

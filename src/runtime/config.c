@@ -10,6 +10,7 @@
 
 #include "util/cleanup.h"
 #include "util/fileio.h"
+#include "util/strv.h"
 
 static const char *const ns_names[CONFIG_NS_COUNT]
     = { "mount", "pid", "cgroup", "net", "uts", "ipc" };
@@ -520,16 +521,6 @@ container_config_load(const char *path, struct container_config **ret, tank_erro
   return 0;
 }
 
-static void
-strv_free(char **v, size_t n)
-{
-  if (v == NULL)
-    return;
-  for (size_t i = 0; i < n; i++)
-    free(v[i]);
-  free(v);
-}
-
 struct container_config *
 container_config_free(struct container_config *c)
 {
@@ -537,15 +528,15 @@ container_config_free(struct container_config *c)
     return NULL;
   free(c->id);
   free(c->state_dir);
-  strv_free(c->layers, c->n_layers);
+  strv_free_n(c->layers, c->n_layers);
   free(c->upper_dir);
   free(c->work_dir);
   free(c->rootfs_dir);
   free(c->image_config_path);
   free(c->image_config_json);
-  strv_free(c->command, c->n_command);
-  strv_free(c->args, c->n_args);
-  strv_free(c->env, c->n_env);
+  strv_free_n(c->command, c->n_command);
+  strv_free_n(c->args, c->n_args);
+  strv_free_n(c->env, c->n_env);
   free(c->working_dir);
   free(c->user);
   free(c->hostname);

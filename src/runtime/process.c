@@ -7,18 +7,9 @@
 #include <string.h>
 
 #include "util/cleanup.h"
+#include "util/strv.h"
 
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-
-static void
-strv_free(char **v, size_t n)
-{
-  if (v == NULL)
-    return;
-  for (size_t i = 0; i < n; i++)
-    free(v[i]);
-  free(v);
-}
 
 static int
 json_strv(json_t *v, const char *what, size_t max, char ***ret, size_t *ret_n, tank_error **err)
@@ -36,7 +27,7 @@ json_strv(json_t *v, const char *what, size_t max, char ***ret, size_t *ret_n, t
   for (size_t i = 0; i < n; i++) {
     json_t *s = json_array_get(v, i);
     if (!json_is_string(s) || (out[i] = strdup(json_string_value(s))) == NULL) {
-      strv_free(out, i);
+      strv_free_n(out, i);
       return tank_error_set(err, json_is_string(s) ? ENOMEM : 0,
                             "image config %s[%zu]: must be a string", what, i);
     }
@@ -106,9 +97,9 @@ out:
 void
 image_process_clear(struct image_process *p)
 {
-  strv_free(p->entrypoint, p->n_entrypoint);
-  strv_free(p->cmd, p->n_cmd);
-  strv_free(p->env, p->n_env);
+  strv_free_n(p->entrypoint, p->n_entrypoint);
+  strv_free_n(p->cmd, p->n_cmd);
+  strv_free_n(p->env, p->n_env);
   free(p->working_dir);
   free(p->user);
   *p = (struct image_process){ 0 };
@@ -225,8 +216,8 @@ process_merge(const struct container_config *c, const struct image_process *img,
 void
 process_plan_clear(struct process_plan *p)
 {
-  strv_free(p->argv, p->argc);
-  strv_free(p->env, p->n_env);
+  strv_free_n(p->argv, p->argc);
+  strv_free_n(p->env, p->n_env);
   free(p->cwd);
   free(p->user);
   *p = (struct process_plan){ 0 };

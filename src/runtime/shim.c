@@ -51,29 +51,6 @@ struct shim {
 };
 
 static int
-mkdir_p(const char *path, mode_t mode)
-{
-  char buf[4096];
-  if (strlen(path) >= sizeof buf)
-    return -ENAMETOOLONG;
-  strcpy(buf, path);
-  for (char *p = buf + 1; *p; p++) {
-    if (*p != '/')
-      continue;
-    *p = '\0';
-    if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-      return -errno;
-    *p = '/';
-  }
-  if (mkdir(buf, mode) < 0 && errno != EEXIST)
-    return -errno;
-  struct stat st;
-  if (stat(buf, &st) < 0)
-    return -errno;
-  return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
-}
-
-static int
 rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
   (void)st;
@@ -279,7 +256,7 @@ start(struct shim *s, tank_error **err)
     return tank_error_wrap(err, "stage=process errno=EINVAL");
   const char *dirs[] = { c->upper_dir, c->work_dir, c->rootfs_dir };
   for (size_t i = 0; i < ARRAY_SIZE(dirs); i++)
-    if ((r = mkdir_p(dirs[i], 0755)) < 0) {
+    if ((r = mkdir_parents(dirs[i], 0755)) < 0) {
       process_plan_clear(&plan);
       return tank_error_set(err, -r, "stage=rootfs errno=%s: mkdir `%s`", errno_name(-r), dirs[i]);
     }
@@ -523,7 +500,7 @@ shim_run(struct container_config *c, int ready_fd)
     s.clients[i] = -1;
   int code = 125;
   tank_error *err = NULL;
-  int r = mkdir_p(c->state_dir, 0700);
+  int r = mkdir_parents(c->state_dir, 0700);
   if (r < 0) {
     notify_ready(&ready_fd, "err stage=state errno=%s: mkdir `%s`\n", errno_name(-r), c->state_dir);
     container_config_free(c);

@@ -3,22 +3,15 @@
 #include <string.h>
 
 #include "spec/spec.h"
-
-static void
-strv_free(char **v, size_t n)
-{
-  for (size_t i = 0; v && i < n; i++)
-    free(v[i]);
-  free(v);
-}
+#include "util/strv.h"
 
 static void
 container_clear(struct spec_container *c)
 {
   free(c->name);
   free(c->image);
-  strv_free(c->command, c->n_command);
-  strv_free(c->args, c->n_args);
+  strv_free_n(c->command, c->n_command);
+  strv_free_n(c->args, c->n_args);
   for (size_t i = 0; i < c->n_env; i++) {
     free(c->env[i].name);
     free(c->env[i].value);
@@ -50,8 +43,8 @@ spec_pod_free(struct spec_pod *pod)
   }
   free(pod->network.nics);
   free(pod->network.dns);
-  strv_free(pod->network.dns_search, pod->network.n_dns_search);
-  strv_free(pod->network.dns_options, pod->network.n_dns_options);
+  strv_free_n(pod->network.dns_search, pod->network.n_dns_search);
+  strv_free_n(pod->network.dns_options, pod->network.n_dns_options);
   for (size_t i = 0; pod->volumes && i < pod->n_volumes; i++) {
     free(pod->volumes[i].name);
     free(pod->volumes[i].host);

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "util/cleanup.h"
@@ -61,4 +62,27 @@ read_file_limited(const char *path, size_t max_bytes, char **ret_buf, size_t *re
   if (r < 0)
     return tank_error_wrap(err, "read `%s`", path);
   return 0;
+}
+
+int
+mkdir_parents(const char *path, mode_t mode)
+{
+  char buf[4096];
+  if (strlen(path) >= sizeof buf)
+    return -ENAMETOOLONG;
+  strcpy(buf, path);
+  for (char *p = buf + 1; *p; p++) {
+    if (*p != '/')
+      continue;
+    *p = '\0';
+    if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+      return -errno;
+    *p = '/';
+  }
+  if (mkdir(buf, mode) < 0 && errno != EEXIST)
+    return -errno;
+  struct stat st;
+  if (stat(buf, &st) < 0)
+    return -errno;
+  return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
 }

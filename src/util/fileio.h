@@ -2,6 +2,7 @@
 #pragma once
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "util/error.h"
 
@@ -12,3 +13,8 @@ int read_fd_limited(int fd, size_t max_bytes, char **ret_buf, size_t *ret_len, t
 /* Same for a path; "-" means standard input. */
 int read_file_limited(const char *path, size_t max_bytes, char **ret_buf, size_t *ret_len,
                       tank_error **err);
+
+/* Creates path and its missing parents (parents 0755, the last `mode`); an
+ * existing directory is fine. Returns 0 or a negative errno (-ENOTDIR when
+ * something else is in the way). */
+int mkdir_parents(const char *path, mode_t mode);

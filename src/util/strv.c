@@ -56,3 +56,27 @@ strv_freep(char ***v)
 {
   strv_free(*v);
 }
+
+void
+strv_free_n(char **v, size_t n)
+{
+  for (size_t i = 0; v && i < n; i++)
+    free(v[i]);
+  free(v);
+}
+
+char **
+strv_copy_n(char *const *v, size_t n, size_t *ret_n)
+{
+  *ret_n = 0;
+  if (n == 0)
+    return NULL;
+  char **c = calloc(n, sizeof *c);
+  if (c == NULL)
+    abort();
+  for (size_t i = 0; i < n; i++)
+    if ((c[i] = strdup(v[i])) == NULL)
+      abort();
+  *ret_n = n;
+  return c;
+}
