@@ -95,6 +95,7 @@ on_resync(sd_event_source *s, uint64_t usec, void *userdata)
   for (struct pod_rec *p = d->pods; p; p = p->next)
     pod_mark_dirty(d, p);
   pods_reconcile_dirty(d);
+  execute_check_all(d);
   sd_event_source_set_time_relative(s, d->cfg.resync_ms * 1000);
   sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
   return 0;
@@ -130,9 +131,12 @@ tankd_start(struct tankd *d, tank_error **err)
     return tank_error_set(err, -r, "event loop");
   sd_event_source_set_enabled(d->reconcile_soon, SD_EVENT_OFF);
 
+  if (execute_start(d, err) < 0)
+    return -EINVAL;
   seed_pods(d);
   if (pods_load(d, err) < 0)
     return -EINVAL;
+  execute_adopt(d);
 
   if (http_listen_unix(d->cfg.socket, 0660, d->cfg.socket_group, &d->api_fd, err) < 0)
     return tank_error_wrap(err, "API socket");
@@ -156,6 +160,7 @@ tankd_stop(struct tankd *d)
   d->api = http_server_free(d->api);
   if (d->api_fd >= 0)
     close(d->api_fd);
+  execute_stop(d);  /* in-flight jobs finish; their results are observed by the next tankd */
   pods_free_all(d); /* records only: containers outlive tankd */
   d->watch_source = sd_event_source_disable_unref(d->watch_source);
   d->watch = tank_store_watch_free(d->watch);

@@ -9,7 +9,8 @@
 
 #include "api/http.h"
 #include "daemon/config.h"
-#include "daemon/driver.h"
+#include "daemon/jobs.h"
+#include "daemon/machine.h"
 #include "reconcile/plan.h"
 #include "spec/spec.h"
 #include "store/store.h"
@@ -23,6 +24,12 @@ struct container_rec {
   struct spec_pod *started_pod; /* owns obs.started_with (the pod spec of that start) */
   char *error;                  /* owns obs.error */
   int pid;
+  pid_t shim_pid;
+  int shim_pidfd; /* -1 when no shim is watched */
+  sd_event_source *shim_exit;
+  bool stop_requested;    /* we stopped it: its exit is no failure */
+  bool restart_requested; /* tank restart: counted, started afresh */
+  bool limits_busy;       /* a limits update is in flight */
 };
 
 struct pod_rec {
@@ -36,7 +43,9 @@ struct pod_rec {
   struct container_rec *containers;
   size_t n_containers;
   struct plan plan;
-  unsigned restarts;
+  unsigned failures; /* consecutive pod-level failures (pull, sandbox), for the retry backoff */
+  unsigned inflight; /* jobs running for this pod: the record stays until they are back */
+  bool checking;     /* a drift check is in flight */
   char *status_json; /* the last status written to the store */
   sd_event_source *wake;
   bool dirty;
@@ -53,8 +62,14 @@ struct tankd {
   int api_fd;
   struct pod_rec *pods;
   size_t n_pods;
-  const struct driver *driver; /* NULL: this tankd runs no containers */
-  void *driver_data;
+  struct job_pools *jobs;
+  struct machine machine;
+  char *shim_path;
+  char **ready_images; /* image references known to be in the cache */
+  size_t n_ready_images;
+  char **pulling; /* image references with a pull in flight */
+  size_t n_pulling;
+  volatile int cancel; /* set at shutdown: pulls stop early */
   int64_t last_rev;
   uint64_t started_usec;
 };
@@ -70,6 +85,18 @@ void pods_free_all(struct tankd *d);
 void pod_mark_dirty(struct tankd *d, struct pod_rec *p);
 void pods_reconcile_dirty(struct tankd *d);
 json_t *pod_status_json(const struct tankd *d, const struct pod_rec *p);
+
+/* Carrying out plans (execute.c): actions become jobs, jobs and shim exits
+ * become observations. */
+int execute_start(struct tankd *d, tank_error **err);
+void execute_stop(struct tankd *d);
+void execute_adopt(struct tankd *d);
+void execute_plan(struct tankd *d, struct pod_rec *p);
+void execute_check_all(struct tankd *d);
+void execute_refresh_observed(struct tankd *d, struct pod_rec *p);
+void container_rec_clear(struct container_rec *c);
+/* tank restart: every container of the pod is stopped and started afresh. */
+unsigned execute_restart(struct tankd *d, struct pod_rec *p);
 
 /* The API (routes.c). */
 void routes_handle(void *userdata, const struct http_request *req, struct http_reply *reply);

@@ -71,11 +71,8 @@ pod_free(struct pod_rec *p)
   spec_pod_free(p->desired);
   spec_pod_free(p->sandbox_pod);
   free(p->error);
-  for (size_t i = 0; i < p->n_containers; i++) {
-    free(p->containers[i].name);
-    spec_pod_free(p->containers[i].started_pod);
-    free(p->containers[i].error);
-  }
+  for (size_t i = 0; i < p->n_containers; i++)
+    container_rec_clear(&p->containers[i]);
   free(p->containers);
   free(p->obs.containers);
   free(p->status_json);
@@ -259,13 +256,26 @@ pod_status_json(const struct tankd *d, const struct pod_rec *p)
                    "observed_revision", (json_int_t)p->desired_rev);
 }
 
+/* A deleted pod whose containers, sandbox and jobs are all gone: its record goes. */
+static bool
+pod_gone(const struct pod_rec *p)
+{
+  if (p->desired || p->plan.n_actions || p->inflight || p->obs.sandbox_present
+      || p->obs.sandbox_busy)
+    return false;
+  for (size_t i = 0; i < p->n_containers; i++)
+    if (p->containers[i].obs.state != CTR_ABSENT)
+      return false;
+  return true;
+}
+
 static void
 write_status(struct tankd *d, struct pod_rec *p)
 {
   char key[512];
   snprintf(key, sizeof key, "/tank/status/%s/%s", d->cfg.node, p->name);
   tank_error *err = NULL;
-  if (p->desired == NULL && p->plan.n_actions == 0) {
+  if (pod_gone(p)) {
     if (p->status_json && tank_store_delete(d->store, key, 0, NULL, &err) < 0
         && err->errnum != TANK_STORE_ENOTFOUND)
       tankd_log(d, LOG_WARN_LEVEL, "delete status of %s: %s", p->name, err->msg);
@@ -309,38 +319,17 @@ pod_mark_dirty(struct tankd *d, struct pod_rec *p)
     sd_event_source_set_enabled(d->reconcile_soon, SD_EVENT_ONESHOT);
 }
 
-/* Builds the observed view the planner reads from the records. */
-static void
-refresh_observed(struct pod_rec *p)
-{
-  free(p->obs.containers);
-  p->obs.containers = calloc(p->n_containers ? p->n_containers : 1, sizeof *p->obs.containers);
-  if (p->obs.containers == NULL)
-    abort();
-  for (size_t i = 0; i < p->n_containers; i++) {
-    p->obs.containers[i] = p->containers[i].obs;
-    p->obs.containers[i].name = p->containers[i].name;
-  }
-  p->obs.n_containers = p->n_containers;
-}
-
 static void
 reconcile_pod(struct tankd *d, struct pod_rec *p)
 {
   p->dirty = false;
-  refresh_observed(p);
+  execute_refresh_observed(d, p);
   plan_pod(p->desired, &p->obs, now_ms(), (double)random() / ((double)RAND_MAX + 1), &p->plan);
-  if (d->driver == NULL && p->desired) {
-    /* Without a runtime, nothing below the plan can happen: say so plainly. */
-    p->plan.n_actions = 0;
-    p->plan.phase = POD_PENDING;
-    snprintf(p->plan.message, sizeof p->plan.message,
-             "this tankd has no container runtime yet; the pod is stored, not started");
-  }
   for (size_t i = 0; i < p->plan.n_actions; i++)
     tankd_log(d, LOG_DEBUG_LEVEL, "pod %s: %s %s", p->name,
               plan_action_name(p->plan.actions[i].kind),
               p->plan.actions[i].container ? p->plan.actions[i].container : "");
+  execute_plan(d, p);
   write_status(d, p);
   if (p->plan.wake_at_ms > 0) {
     uint64_t delay_ms
@@ -364,7 +353,7 @@ pods_reconcile_dirty(struct tankd *d)
     if (!p->dirty)
       continue;
     reconcile_pod(d, p);
-    if (p->desired == NULL && p->plan.n_actions == 0)
+    if (pod_gone(p))
       pod_remove(d, p);
   }
 }

@@ -279,8 +279,9 @@ routes_handle(void *userdata, const struct http_request *req, struct http_reply 
         http_reply_error(reply, 404, NULL, "no pod named %s", name);
         return;
       }
-      http_reply_error(reply, 501, NULL, "restart of %s: this tankd has no container runtime yet",
-                       name);
+      unsigned n = execute_restart(d, p);
+      reply->status = 202;
+      reply->json = json_pack("{s:s,s:i}", "pod", name, "containers", (int)n);
     } else {
       http_reply_error(reply, 405, NULL, "%s %s is not supported", m, path);
     }

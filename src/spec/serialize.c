@@ -2,6 +2,7 @@
  * quantities normalized, so equal pods serialize to equal bytes. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "spec/spec.h"
 
@@ -185,4 +186,21 @@ spec_pod_to_canonical(const struct spec_pod *pod)
   char *s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
   json_decref(j);
   return s;
+}
+
+struct spec_pod *
+spec_pod_clone(const struct spec_pod *pod)
+{
+  char *s = spec_pod_to_canonical(pod);
+  if (s == NULL)
+    return NULL;
+  struct spec_file f;
+  struct spec_pod *copy = NULL;
+  if (spec_parse(s, strlen(s), "clone", SPEC_FORMAT_JSON, &f) == 0 && f.n_pods == 1) {
+    copy = f.pods[0];
+    f.pods[0] = NULL;
+  }
+  spec_file_free(&f);
+  free(s);
+  return copy;
 }

@@ -167,6 +167,8 @@ bool spec_pod_equal(const struct spec_pod *a, const struct spec_pod *b);
 json_t *spec_pod_to_json(const struct spec_pod *pod);
 /* Compact canonical JSON (what the store holds). Caller frees. */
 char *spec_pod_to_canonical(const struct spec_pod *pod);
+/* A deep copy (through the canonical form); NULL only when out of memory. */
+struct spec_pod *spec_pod_clone(const struct spec_pod *pod);
 
 /* Quantity and name parsers, exported for the CLI, the daemon config and tests.
  * Each returns 0 or a negative errno and, on failure, sets *ret_reason to a static

@@ -18,3 +18,7 @@ int read_file_limited(const char *path, size_t max_bytes, char **ret_buf, size_t
  * existing directory is fine. Returns 0 or a negative errno (-ENOTDIR when
  * something else is in the way). */
 int mkdir_parents(const char *path, mode_t mode);
+
+/* Removes path and everything below it, never following a symlink and never
+ * crossing into a mount. A missing path is fine. */
+void rm_tree(const char *path);
