@@ -71,7 +71,23 @@ xappend(char **buf, size_t *len, size_t *cap, const void *data, size_t n)
 const char *
 http_query(const struct http_request *req, const char *name)
 {
-  return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+  if (req->conn)
+    return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+  /* No connection: the raw query string, for tests and the fuzz target. */
+  static __thread char value[256];
+  size_t n = strlen(name);
+  for (const char *q = req->query; q && *q;) {
+    const char *end = strchr(q, '&');
+    size_t len = end ? (size_t)(end - q) : strlen(q);
+    if (len > n && strncmp(q, name, n) == 0 && q[n] == '=') {
+      snprintf(value, sizeof value, "%.*s", (int)(len - n - 1), q + n + 1);
+      return value;
+    }
+    if (len == n && strncmp(q, name, n) == 0)
+      return "";
+    q = end ? end + 1 : NULL;
+  }
+  return NULL;
 }
 
 void
@@ -261,7 +277,7 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
   if (p->too_big) {
     http_reply_error(&reply, 413, NULL, "request body larger than %zu bytes", s->max_body);
   } else {
-    struct http_request req = { method, url, p->body ? p->body : "", p->len, conn };
+    struct http_request req = { method, url, p->body ? p->body : "", p->len, conn, NULL };
     s->handler(s->userdata, &req, &reply);
   }
   return send_reply(s, conn, &reply);

@@ -18,7 +18,8 @@ struct http_request {
   const char *path;   /* "/v1/pods/web" (no query string) */
   const char *body;   /* NUL-terminated; may be "" */
   size_t body_len;
-  void *conn; /* for http_query */
+  void *conn;        /* for http_query */
+  const char *query; /* without conn (tests, fuzzing): "a=1&b=2", undecoded */
 };
 
 /* A query parameter, or NULL. */

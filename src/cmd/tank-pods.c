@@ -386,7 +386,7 @@ verb_restart(int argc, char **argv)
   if (request("POST", path, NULL, &code, &reply) < 0)
     return 1;
   int rc = 0;
-  if (code == 200)
+  if (code / 100 == 2)
     printf("pod/%s restarted\n", argv[optind]);
   else {
     api_print_error(reply, code);

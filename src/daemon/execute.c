@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/pidfd.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -112,7 +114,8 @@ container_rec_clear(struct container_rec *c)
 static void
 ctr_set_started(struct container_rec *c, struct spec_pod *pod)
 {
-  spec_pod_free(c->started_pod);
+  if (pod != c->started_pod)
+    spec_pod_free(c->started_pod);
   c->started_pod = pod;
   c->obs.started_with = NULL;
   for (size_t i = 0; pod && i < pod->n_containers; i++)
@@ -275,6 +278,12 @@ tjob_run(struct job *job)
       break;
     case JOB_START:
       j->r = machine_container_start(m, j->pod, j->index, &j->rec, &j->started, &j->err);
+      if (j->r < 0) { /* the shim's own record of a setup failure has its exit code */
+        tank_error *e = NULL;
+        if (machine_read_exit(m, j->pod_name, j->container, &j->exit, &e) < 0)
+          j->exit = (struct machine_exit){ .exit_code = 125 };
+        tank_error_free(e);
+      }
       break;
     case JOB_REAP:
       j->r = machine_read_exit(m, j->pod_name, j->container, &j->exit, &j->err);
@@ -338,8 +347,13 @@ reap(struct tankd *d, struct pod_rec *p, struct container_rec *c)
 {
   c->obs.state = CTR_STOPPING;
   c->shim_exit = sd_event_source_disable_unref(c->shim_exit);
-  if (c->shim_pidfd >= 0)
+  if (c->shim_pidfd >= 0) {
+    /* Shims this tankd started are its children (it is their subreaper): no
+     * zombie is left. One adopted from an earlier tankd is init's to reap. */
+    siginfo_t si;
+    waitid((idtype_t)P_PIDFD, (id_t)c->shim_pidfd, &si, WEXITED | WNOHANG);
     close(c->shim_pidfd);
+  }
   c->shim_pidfd = -1;
   struct tjob *j = tjob_new(d, JOB_REAP, p);
   j->container = xstrdup(c->name);
@@ -482,7 +496,7 @@ start_done(struct tankd *d, struct pod_rec *p, struct tjob *j)
   }
   /* A start that failed counts as a short run: the backoff spaces the retries. */
   tankd_log(d, LOG_WARN_LEVEL, "pod %s: container %s: %s", p->name, c->name, j->err->msg);
-  struct machine_exit e = { .exit_code = 125, .error = j->err->msg };
+  struct machine_exit e = { .exit_code = j->exit.exit_code, .error = j->err->msg };
   int64_t now = now_ms();
   e.started_at_ms = e.finished_at_ms = now;
   c->stop_requested = c->restart_requested = false;
@@ -828,6 +842,10 @@ find_shim(void)
 int
 execute_start(struct tankd *d, tank_error **err)
 {
+  /* Shims detach by double fork; as their subreaper tankd reaps them itself
+   * (by pidfd, in reap()), whatever init does about orphans. */
+  if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
+    return tank_error_set(err, errno, "PR_SET_CHILD_SUBREAPER");
   d->shim_path = find_shim();
   d->machine = (struct machine){
     .data_dir = d->cfg.data_dir,

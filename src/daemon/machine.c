@@ -288,7 +288,7 @@ spawn_shim(const struct machine *m, const char *config, pid_t *ret_pid, tank_err
   const char *msg = buf;
   if (strncmp(msg, "tank-shim: ", 11) == 0)
     msg += 11;
-  return tank_error_set(err, EIO, "%s", *msg ? msg : "tank-shim failed without a message");
+  return tank_error_set(err, 0, "%s", *msg ? msg : "tank-shim failed without a message");
 }
 
 int
