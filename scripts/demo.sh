@@ -1,11 +1,8 @@
 #!/usr/bin/env bash
-# Tank's main job on a fresh machine, as far as it exists today: install
-# dependencies, build, build a busybox image locally and serve it from a
-# registry on 127.0.0.1, pull it into Tank's image cache, start tankd on its
-# embedded store, apply an example pod and show it. (Running the pod's
-# containers needs tankd's runtime driver, the next step of issue 7: until then
-# the pod is stored and reported as pending.) Everything lives in one temp dir
-# and is stopped at the end.
+# Tank's main job on a fresh machine: install dependencies, build, build a
+# busybox image locally and serve it from a registry on 127.0.0.1, start tankd
+# on its embedded store, apply an example pod, show it running and its logs,
+# then delete it. Everything lives in one temp dir and is stopped at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$PWD
@@ -34,17 +31,22 @@ skopeo copy -q --dest-tls-verify=false "oci:$work/images/oci:busybox" \
 
 export TANK_DATA_DIR=$work/data TANK_RUN_DIR=$work/run TANK_SOCKET=$work/run/tank.sock
 export TANK_CONFIG=/dev/null TANK_PODS_DIR=$work/pods.d
-echo "== tank image pull 127.0.0.1:$port/tank/busybox:latest"
-build/tank image pull "127.0.0.1:$port/tank/busybox:latest"
-build/tank image ls
-
 echo "== start tankd (embedded SQLite store under $work/data)"
 build/tankd >"$work/tankd.log" 2>&1 &
 tankd_pid=$!
 for _ in $(seq 100); do [ -S "$TANK_SOCKET" ] && break; sleep 0.05; done
-sed "s|127.0.0.1:5000/|127.0.0.1:$port/|" examples/shell.yaml >"$work/shell.yaml"
-build/tank apply -f "$work/shell.yaml"
-build/tank ls -o wide
-echo "== delete it"
-build/tank delete --wait shell
+
+echo "== tank apply -f examples/hello.yaml (tankd pulls the image from 127.0.0.1:$port)"
+sed "s|127.0.0.1:5000/|127.0.0.1:$port/|" examples/hello.yaml >"$work/hello.yaml"
+build/tank apply -f "$work/hello.yaml"
+for _ in $(seq 200); do
+  [ "$(build/tank inspect hello | jq -r .status.phase)" = running ] && break
+  sleep 0.05
+done
+build/tank ls
+sleep 3
+echo "== its logs"
+if build/tank logs --help >/dev/null 2>&1; then build/tank logs hello; else cat "$work/data/logs/hello/main.log"; fi
+echo "== tank delete --wait hello"
+build/tank delete --wait hello
 build/tank ls

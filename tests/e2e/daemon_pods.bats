@@ -247,3 +247,53 @@ teardown() { pods_teardown; }
   for _ in $(seq 100); do [ -e "$tmp/run/pods/orphan" ] || break; sleep 0.1; done
   assert_pod_gone orphan
 }
+
+@test "a macvlan pod: link and address in its netns, drift repaired by the resync, nothing left after delete" {
+  stop_tankd
+  ns=tkdp$$
+  ip netns add $ns
+  nsenter --net=/run/netns/$ns ip link set lo up
+  nsenter --net=/run/netns/$ns ip link add tkdpbr0 type bridge
+  nsenter --net=/run/netns/$ns ip link set tkdpbr0 up
+  # the registry is on the host's loopback: pull before tankd moves into the test namespace
+  "$TANK" image pull "$IMAGE" >/dev/null
+  TANKD_WRAP="nsenter --net=/run/netns/$ns" TANK_RESYNC=500ms start_tankd
+  f=$(pod_file mv always "exec sleep 1000")
+  cat >>"$f" <<EOF2
+network:
+  nics:
+    - {name: eth0, parent: tkdpbr0, ip: 10.98.0.5/24}
+EOF2
+  "$TANK" apply -f "$f"
+  wait_for mv .phase running
+  pnet=$tmp/run/pods/mv/ns/net
+  nsenter --net="$pnet" ip -o addr show eth0 | grep -q "10.98.0.5/24"
+  nsenter --net="$pnet" ip -d link show eth0 | grep -q macvlan
+  [ "$(status mv .ips[0])" = 10.98.0.5 ]
+  # drift: the address removed by hand comes back within a resync or two
+  nsenter --net="$pnet" ip addr del 10.98.0.5/24 dev eth0
+  for _ in $(seq 60); do
+    nsenter --net="$pnet" ip -o addr show eth0 | grep -q "10.98.0.5/24" && break
+    sleep 0.1
+  done
+  nsenter --net="$pnet" ip -o addr show eth0 | grep -q "10.98.0.5/24"
+  grep -q "pod mv: network drift repaired" "$tmp/tankd.log"
+  run "$TANK" delete --wait mv
+  [ "$status" -eq 0 ]
+  assert_pod_gone mv
+  # the macvlan went with the pod's namespace: only lo and the bridge are left
+  [ "$(nsenter --net=/run/netns/$ns ip -o link show | wc -l)" = 2 ]
+  stop_tankd
+  ip netns del $ns
+}
+
+@test "drift: a memory limit changed by hand is put back by the resync" {
+  stop_tankd
+  TANK_RESYNC=500ms start_tankd
+  "$TANK" apply -f "$(pod_file lim always "exec sleep 1000" "    limits: {memory: 64Mi}")"
+  wait_for lim .phase running
+  mem=/sys/fs/cgroup/memory/$TANK_CGROUP_ROOT/lim/main/memory.limit_in_bytes
+  echo $((256 << 20)) >"$mem"
+  for _ in $(seq 60); do [ "$(cat "$mem")" = $((64 << 20)) ] && break; sleep 0.1; done
+  [ "$(cat "$mem")" = $((64 << 20)) ]
+}

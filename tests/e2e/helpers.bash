@@ -23,7 +23,7 @@ bats_require_minimum_version 1.5.0
 start_tankd() {
   export TANK_DATA_DIR=$tmp/data TANK_RUN_DIR=$tmp/run TANK_PODS_DIR=${TANK_PODS_DIR:-$tmp/pods.d}
   export TANK_CONFIG=/dev/null TANK_SOCKET=$tmp/run/tank.sock
-  "$TANK_BUILD/tankd" "$@" >>"$tmp/tankd.log" 2>&1 &
+  ${TANKD_WRAP:-} "$TANK_BUILD/tankd" "$@" >>"$tmp/tankd.log" 2>&1 &
   TANKD_PID=$!
   for _ in $(seq 1 200); do
     [ -S "$TANK_SOCKET" ] && "$TANK" version >/dev/null 2>&1 && curl -sf --unix-socket "$TANK_SOCKET" http://t/v1/version >/dev/null && return 0
