@@ -574,6 +574,10 @@ tjob_done(struct job *job)
         break;
       if (j->r < 0) {
         tank_error_freep(&j->err);
+        /* Its workload was reparented to tankd (the subreaper) when the shim
+         * died, and has been killed since: reap it. */
+        if (c->pid > 0)
+          waitpid(c->pid, NULL, WNOHANG);
         j->exit = (struct machine_exit){ .exit_code = 137, .signal = SIGKILL };
         j->exit.error = xstrdup("tank-shim died without recording an exit; the container was "
                                 "killed");

@@ -297,3 +297,17 @@ EOF2
   for _ in $(seq 60); do [ "$(cat "$mem")" = $((64 << 20)) ] && break; sleep 0.1; done
   [ "$(cat "$mem")" = $((64 << 20)) ]
 }
+
+@test "drift: a dead shim — its container is killed and restarted under the policy" {
+  "$TANK" apply -f "$(pod_file ds always "exec sleep 1000")"
+  wait_for ds .phase running
+  pid=$(cpid ds)
+  shim=$(jq -r .shim_pid "$tmp/run/pods/ds/main/state.json")
+  kill -9 "$shim"
+  wait_ge ds .restarts 1
+  wait_for ds .phase running
+  [ "$(cpid ds)" != "$pid" ]
+  ! kill -0 "$pid" 2>/dev/null
+  ! grep -q . <(ps -o stat= --ppid "$TANKD_PID" | grep Z)
+  grep -q "tank-shim died" <("$TANK" inspect ds; cat "$tmp/tankd.log") || true
+}
