@@ -496,6 +496,9 @@ start_done(struct tankd *d, struct pod_rec *p, struct tjob *j)
   }
   /* A start that failed counts as a short run: the backoff spaces the retries. */
   tankd_log(d, LOG_WARN_LEVEL, "pod %s: container %s: %s", p->name, c->name, j->err->msg);
+  if (j->err->errnum == ENOENT && strncmp(j->err->msg, "image ", 6) == 0)
+    /* removed from the cache behind tankd's back: pull it again */
+    strv_remove(d->ready_images, &d->n_ready_images, c->obs.started_with->image);
   struct machine_exit e = { .exit_code = j->exit.exit_code, .error = j->err->msg };
   int64_t now = now_ms();
   e.started_at_ms = e.finished_at_ms = now;
