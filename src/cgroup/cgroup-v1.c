@@ -93,13 +93,20 @@ v1_create(struct tank_cgroup *cg, const struct cgroup_limits *l, tank_error **er
   return v1_apply(cg, l, err);
 }
 
+/* pid 0 moves the calling thread through `tasks`. A write to cgroup.procs, or
+ * of any other task's id, makes the kernel write-lock cgroup_threadgroup_rwsem,
+ * which first waits for an RCU grace period (up to ~15 ms here, on every start
+ * that follows a pause); a thread moving itself does not take that lock. */
 static int
 v1_attach(struct tank_cgroup *cg, pid_t pid, tank_error **err)
 {
   char buf[32];
   snprintf(buf, sizeof buf, "%d", (int)pid);
+  const char *file = pid == 0 ? "tasks" : "cgroup.procs";
   for (size_t i = 0; i < cg->n_v1; i++) {
-    int r = cg_write(cg->v1[i].dir_fd, "cgroup.procs", buf, err);
+    int r = cg_write(cg->v1[i].dir_fd, file, buf, err);
+    if (r < 0 && pid == 0)
+      return tank_error_wrap(err, "move into %s cgroup `%s`", cg->v1[i].name, cg->path);
     if (r < 0)
       return tank_error_wrap(err, "attach pid %d to %s cgroup `%s`", (int)pid, cg->v1[i].name,
                              cg->path);
