@@ -1,11 +1,11 @@
-/* no_new_privs, seccomp (a filter compiled at build time) and capabilities (libcap)
- * for the container process. */
+/* no_new_privs, seccomp (a filter compiled at build time) and capabilities for
+ * the container process. */
 #include "runtime/security.h"
 
 #include <errno.h>
 #include <grp.h>
+#include <linux/capability.h>
 #include <linux/seccomp.h>
-#include <sys/capability.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -36,36 +36,31 @@ security_seccomp_load(tank_error **err)
   return 0;
 }
 
+/* capset(2) directly: libcap would be one more shared library to load in
+ * every shim, for one call. */
 static int
 set_caps(uint64_t mask, tank_error **err)
 {
-  cap_t caps = cap_init();
-  if (caps == NULL)
-    return tank_error_set(err, errno, "cap_init");
-  cap_value_t list[64];
-  int n = 0;
-  for (int c = 0; c < 64 && c <= CAP_LAST_CAP; c++)
-    if (mask & (1ULL << c))
-      list[n++] = c;
-  int r = 0;
-  if (n > 0
-      && (cap_set_flag(caps, CAP_EFFECTIVE, n, list, CAP_SET) < 0
-          || cap_set_flag(caps, CAP_PERMITTED, n, list, CAP_SET) < 0))
-    r = tank_error_set(err, errno, "cap_set_flag");
-  if (r == 0 && cap_set_proc(caps) < 0)
-    r = tank_error_set(err, errno, "cap_set_proc");
-  cap_free(caps);
-  return r;
+  struct __user_cap_header_struct head = { .version = _LINUX_CAPABILITY_VERSION_3 };
+  struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {
+    { .effective = (uint32_t)mask, .permitted = (uint32_t)mask },
+    { .effective = (uint32_t)(mask >> 32), .permitted = (uint32_t)(mask >> 32) },
+  };
+  if (syscall(SYS_capset, &head, data) < 0)
+    return tank_error_set(err, errno, "capset");
+  return 0;
 }
 
 int
 security_switch_user(const struct user_ids *ids, uint64_t caps_mask, tank_error **err)
 {
-  int last = (int)cap_max_bits() - 1;
-  for (int c = 0; c <= last; c++)
-    if (c >= 64 || !(caps_mask & (1ULL << c)))
-      if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
-        return tank_error_set(err, errno, "drop capability %d from the bounding set", c);
+  /* EINVAL: past the last capability this kernel knows. */
+  for (int c = 0; c < 64; c++)
+    if (!(caps_mask & (1ULL << c)) && prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0) {
+      if (errno == EINVAL)
+        break;
+      return tank_error_set(err, errno, "drop capability %d from the bounding set", c);
+    }
   if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
     return tank_error_set(err, errno, "prctl(PR_SET_KEEPCAPS)");
   if (setgroups(ids->n_groups, ids->groups) < 0)
