@@ -174,6 +174,24 @@ wait_frozen(int fd, tank_error **err)
   return tank_error_set(err, ETIMEDOUT, "freezer did not reach FROZEN");
 }
 
+/* An empty cgroup gains a member only through a write from outside, never by a
+ * fork: there is nothing to freeze. That is every exit of a container whose pid
+ * namespace took its processes along, and skips a freeze and thaw (~0.2 ms). */
+static bool
+v1_is_empty(int dir_fd)
+{
+  int fd = openat(dir_fd, "cgroup.procs", O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return false;
+  char b[16];
+  ssize_t n;
+  do
+    n = read(fd, b, sizeof b);
+  while (n < 0 && errno == EINTR);
+  close(fd);
+  return n == 0;
+}
+
 /* No cgroup.kill in v1: freeze so nothing can fork past us, SIGKILL every
  * listed pid (delivered once thawed), then thaw. */
 static int
@@ -191,6 +209,8 @@ v1_kill(struct tank_cgroup *cg, tank_error **err)
     }
     return 0;
   }
+  if (v1_is_empty(freezer))
+    return 0;
   int r = cg_write(freezer, "freezer.state", "FROZEN", err);
   if (r >= 0)
     r = wait_frozen(freezer, err);
