@@ -7,7 +7,7 @@ set -euo pipefail
 build=(meson ninja-build pkg-config gcc clang libclang-rt-14-dev clang-format
        libsystemd-dev libjansson-dev libyaml-dev libmicrohttpd-dev
        libcurl4-openssl-dev libssl-dev libarchive-dev libsqlite3-dev
-       libnl-3-dev libnl-route-3-dev libseccomp-dev libcap-dev)
+       libnl-3-dev libnl-route-3-dev libseccomp-dev)
 test=(libcmocka-dev bats jq python3 sqlite3 etcd-server etcd-client
       docker-registry skopeo umoci busybox-static iproute2 procps util-linux
       tmux valgrind openssl apache2-utils zstd curl libcap2-bin)

@@ -6,6 +6,7 @@
 #include "cgroup/cgroup-internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/bpf.h>
 #include <stdio.h>
 #include <string.h>
@@ -24,24 +25,40 @@ static const struct device_rule allowed[] = {
   { 'c', 5, 0 }, { 'c', 5, 1 }, { 'c', 5, 2 }, { 'c', 136, -1 }, { 'c', 10, 200 },
 };
 
-int
-cg_device_rules_v1(int fd, tank_error **err)
+static int
+write_rule(int fd, const char *rule, tank_error **err)
 {
-  int r = cg_write(fd, "devices.deny", "a", err);
-  if (r >= 0)
-    r = cg_write(fd, "devices.allow", "c *:* m", err);
-  if (r >= 0)
-    r = cg_write(fd, "devices.allow", "b *:* m", err);
-  for (size_t i = 0; r >= 0 && i < ARRAY_SIZE(allowed); i++) {
+  size_t len = strlen(rule);
+  ssize_t w = write(fd, rule, len);
+  if (w < 0 || (size_t)w != len)
+    return tank_error_set(err, w < 0 ? errno : EIO, "device rules: write `%s` to `devices.allow`",
+                          rule);
+  return 0;
+}
+
+int
+cg_device_rules_v1(int dir_fd, tank_error **err)
+{
+  int r = cg_write(dir_fd, "devices.deny", "a", err);
+  if (r < 0)
+    return tank_error_wrap(err, "device rules");
+  /* One open for all rules: each write(2) to devices.allow is one rule. */
+  _cleanup_close_ int fd = openat(dir_fd, "devices.allow", O_WRONLY | O_CLOEXEC);
+  if (fd < 0)
+    return tank_error_set(err, errno, "device rules: open `devices.allow`");
+  if ((r = write_rule(fd, "c *:* m", err)) < 0 || (r = write_rule(fd, "b *:* m", err)) < 0)
+    return r;
+  for (size_t i = 0; i < ARRAY_SIZE(allowed); i++) {
     char rule[64];
     if (allowed[i].minor < 0)
       snprintf(rule, sizeof rule, "%c %d:* rwm", allowed[i].type, allowed[i].major);
     else
       snprintf(rule, sizeof rule, "%c %d:%d rwm", allowed[i].type, allowed[i].major,
                allowed[i].minor);
-    r = cg_write(fd, "devices.allow", rule, err);
+    if ((r = write_rule(fd, rule, err)) < 0)
+      return r;
   }
-  return r < 0 ? tank_error_wrap(err, "device rules") : 0;
+  return 0;
 }
 
 #define INSN(c, d, s, o, i)                                                                        \

@@ -93,13 +93,20 @@ v1_create(struct tank_cgroup *cg, const struct cgroup_limits *l, tank_error **er
   return v1_apply(cg, l, err);
 }
 
+/* pid 0 moves the calling thread through `tasks`. A write to cgroup.procs, or
+ * of any other task's id, makes the kernel write-lock cgroup_threadgroup_rwsem,
+ * which first waits for an RCU grace period (up to ~15 ms here, on every start
+ * that follows a pause); a thread moving itself does not take that lock. */
 static int
 v1_attach(struct tank_cgroup *cg, pid_t pid, tank_error **err)
 {
   char buf[32];
   snprintf(buf, sizeof buf, "%d", (int)pid);
+  const char *file = pid == 0 ? "tasks" : "cgroup.procs";
   for (size_t i = 0; i < cg->n_v1; i++) {
-    int r = cg_write(cg->v1[i].dir_fd, "cgroup.procs", buf, err);
+    int r = cg_write(cg->v1[i].dir_fd, file, buf, err);
+    if (r < 0 && pid == 0)
+      return tank_error_wrap(err, "move into %s cgroup `%s`", cg->v1[i].name, cg->path);
     if (r < 0)
       return tank_error_wrap(err, "attach pid %d to %s cgroup `%s`", (int)pid, cg->v1[i].name,
                              cg->path);
@@ -167,6 +174,24 @@ wait_frozen(int fd, tank_error **err)
   return tank_error_set(err, ETIMEDOUT, "freezer did not reach FROZEN");
 }
 
+/* An empty cgroup gains a member only through a write from outside, never by a
+ * fork: there is nothing to freeze. That is every exit of a container whose pid
+ * namespace took its processes along, and skips a freeze and thaw (~0.2 ms). */
+static bool
+v1_is_empty(int dir_fd)
+{
+  int fd = openat(dir_fd, "cgroup.procs", O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return false;
+  char b[16];
+  ssize_t n;
+  do
+    n = read(fd, b, sizeof b);
+  while (n < 0 && errno == EINTR);
+  close(fd);
+  return n == 0;
+}
+
 /* No cgroup.kill in v1: freeze so nothing can fork past us, SIGKILL every
  * listed pid (delivered once thawed), then thaw. */
 static int
@@ -184,6 +209,8 @@ v1_kill(struct tank_cgroup *cg, tank_error **err)
     }
     return 0;
   }
+  if (v1_is_empty(freezer))
+    return 0;
   int r = cg_write(freezer, "freezer.state", "FROZEN", err);
   if (r >= 0)
     r = wait_frozen(freezer, err);

@@ -108,7 +108,7 @@ v2_attach(struct tank_cgroup *cg, pid_t pid, tank_error **err)
 {
   char buf[32];
   snprintf(buf, sizeof buf, "%d", (int)pid);
-  int r = cg_write(cg->dir_fd, "cgroup.procs", buf, err);
+  int r = cg_write(cg->dir_fd, "cgroup.procs", buf, err); /* "0": the caller's process */
   if (r < 0)
     return tank_error_wrap(err, "attach pid %d to cgroup `%s`", (int)pid, cg->path);
   return 0;

@@ -49,7 +49,9 @@ enum cgroup_version cgroup_version_of(const struct tank_cgroup *cg);
 /* A directory fd for clone3's CLONE_INTO_CGROUP (v2), or -1 (v1). Owned by cg. */
 int cgroup_clone_fd(const struct tank_cgroup *cg);
 
-/* Moves pid into the cgroup (every hierarchy on v1). */
+/* Moves pid into the cgroup (every hierarchy on v1). pid 0 moves the calling
+ * process, which must be single-threaded: on v1 that skips a lock whose taking
+ * waits for an RCU grace period, so a child should rather place itself. */
 int cgroup_attach(struct tank_cgroup *cg, pid_t pid, tank_error **err);
 
 int cgroup_read_stats(struct tank_cgroup *cg, struct cgroup_stats *ret_stats, tank_error **err);

@@ -63,6 +63,8 @@ rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 static void
 rm_rf(const char *path)
 {
+  if (rmdir(path) == 0 || errno == ENOENT) /* the usual upper dir: nothing written */
+    return;
   /* FTW_PHYS: never follow a symlink out; FTW_MOUNT: never cross into a mount. */
   nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
 }

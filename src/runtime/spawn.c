@@ -43,8 +43,8 @@ struct child_ctx {
   const struct process_plan *plan;
   const struct spawn_stdio *io;
   int join_fds[CONFIG_NS_COUNT];
-  int sync_fd;   /* read end: the parent's go-ahead */
-  int report_fd; /* write end, close-on-exec: EOF means exec succeeded */
+  int report_fd;          /* write end, close-on-exec: EOF means exec succeeded */
+  struct tank_cgroup *cg; /* v1: the child moves itself in (v2: CLONE_INTO_CGROUP) */
   bool unshare_cgroupns;
 };
 
@@ -101,17 +101,21 @@ join_namespaces(struct child_ctx *ctx, tank_error **err)
   return 0;
 }
 
+/* The child's first act, before it runs anything a limit should cover: the
+ * kernel lets a single thread move itself without waiting for an RCU grace
+ * period, which the shim writing the child's pid would (cgroup-v1.c). */
 static int
-wait_sync(struct child_ctx *ctx, tank_error **err)
+enter_cgroup(struct child_ctx *ctx, tank_error **err)
 {
-  char b;
-  ssize_t r;
-  do
-    r = read(ctx->sync_fd, &b, 1);
-  while (r < 0 && errno == EINTR);
-  if (r != 1)
-    return tank_error_set(err, r < 0 ? errno : EPIPE, "wait for the shim's go-ahead");
-  close(ctx->sync_fd);
+  if (ctx->cg == NULL)
+    return 0;
+  return cgroup_attach(ctx->cg, 0, err);
+}
+
+static int
+unshare_cgroupns(struct child_ctx *ctx, tank_error **err)
+{
+  /* A cgroup namespace is rooted where the process is when it is made. */
   if (ctx->unshare_cgroupns && unshare(CLONE_NEWCGROUP) < 0)
     return tank_error_set(err, errno, "unshare the cgroup namespace");
   return 0;
@@ -253,10 +257,11 @@ child_main(void *arg)
   struct child_ctx *ctx = arg;
   const struct container_config *c = ctx->c;
   int root_fd = -EBADF;
+  STEP("cgroup", enter_cgroup(ctx, err));
   umask(0);
   STEP("stdio", setup_stdio(ctx->io, err));
   STEP("join_namespaces", join_namespaces(ctx, err));
-  STEP("sync", wait_sync(ctx, err));
+  STEP("cgroupns", unshare_cgroupns(ctx, err));
   STEP("mount_private", mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0
                             ? tank_error_set(err, errno, "make / private")
                             : 0);
@@ -332,7 +337,7 @@ container_spawn(const struct container_config *c, const struct process_plan *pla
   for (int i = 0; i < CONFIG_NS_COUNT; i++)
     join_fds[i] = ctx.join_fds[i] = -EBADF;
   int ret = 0;
-  int sync_pipe[2] = { -EBADF, -EBADF }, report_pipe[2] = { -EBADF, -EBADF };
+  int report_pipe[2] = { -EBADF, -EBADF };
   for (int i = 0; i < CONFIG_NS_COUNT; i++) {
     if (c->ns_join[i] == NULL)
       continue;
@@ -343,11 +348,10 @@ container_spawn(const struct container_config *c, const struct process_plan *pla
       goto out;
     }
   }
-  if (pipe2(sync_pipe, O_CLOEXEC) < 0 || pipe2(report_pipe, O_CLOEXEC) < 0) {
+  if (pipe2(report_pipe, O_CLOEXEC) < 0) {
     ret = tank_error_set(err, errno, "stage=clone errno=%s: pipe", errno_name(errno));
     goto out;
   }
-  ctx.sync_fd = sync_pipe[0];
   ctx.report_fd = report_pipe[1];
 
   uint64_t flags = 0;
@@ -355,8 +359,10 @@ container_spawn(const struct container_config *c, const struct process_plan *pla
     if (c->ns_create[i])
       flags |= (uint64_t)ns_clone_flag[i];
   int cgroup_fd = cg ? cgroup_clone_fd(cg) : -1;
+  if (cg && cgroup_fd < 0)
+    ctx.cg = cg;
   /* A cgroup namespace is rooted where the process is when it is made: on v1 the
-   * child is moved only after the clone, so it unshares its own after the move. */
+   * child moves itself only after the clone, so it unshares its own after the move. */
   if ((flags & CLONE_NEWCGROUP) && cgroup_fd < 0) {
     flags &= ~(uint64_t)CLONE_NEWCGROUP;
     ctx.unshare_cgroupns = true;
@@ -371,35 +377,8 @@ container_spawn(const struct container_config *c, const struct process_plan *pla
                          errno_name(en));
     goto out;
   }
-  close(sync_pipe[0]);
-  sync_pipe[0] = -EBADF;
   close(report_pipe[1]);
   report_pipe[1] = -EBADF;
-
-  /* The child is parked on the sync pipe: place it before it can do anything. */
-  if (cg && cgroup_fd < 0) {
-    ret = cgroup_attach(cg, pid, err);
-    if (ret < 0) {
-      char *m = NULL;
-      if (asprintf(&m, "stage=cgroup errno=%s: %s", errno_name(tank_error_code(*err) * -1),
-                   (*err)->msg)
-          >= 0) {
-        free((*err)->msg);
-        (*err)->msg = m;
-      }
-      kill(pid, SIGKILL);
-      waitpid(pid, NULL, 0);
-      close(pidfd);
-      goto out;
-    }
-  }
-  if (write(sync_pipe[1], "g", 1) != 1) {
-    ret = tank_error_set(err, errno, "stage=sync errno=%s: release the child", errno_name(errno));
-    kill(pid, SIGKILL);
-    waitpid(pid, NULL, 0);
-    close(pidfd);
-    goto out;
-  }
   struct child_report rep;
   ssize_t n;
   do
@@ -426,11 +405,8 @@ out:
   for (int i = 0; i < CONFIG_NS_COUNT; i++)
     if (join_fds[i] >= 0)
       close(join_fds[i]);
-  for (int i = 0; i < 2; i++) {
-    if (sync_pipe[i] >= 0)
-      close(sync_pipe[i]);
+  for (int i = 0; i < 2; i++)
     if (report_pipe[i] >= 0)
       close(report_pipe[i]);
-  }
   return ret;
 }

@@ -1,6 +1,6 @@
 /* Pure logic of the runtime: container config parsing, the Kubernetes merge of
  * image config and container config, user resolution from passwd/group text,
- * CRI record formatting. */
+ * CRI record formatting; and what the build-time seccomp filter refuses. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,13 +8,20 @@
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
+#include <errno.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "runtime/config.h"
 #include "runtime/crilog.h"
 #include "runtime/process.h"
+#include "runtime/security.h"
 #include "runtime/user.h"
 
 #define BASE                                                                                       \
@@ -232,6 +239,38 @@ test_signal_names(void **state)
   assert_int_equal(signal_from_name("999"), 0);
 }
 
+/* In a child (no root needed: no_new_privs first): each refused call sets one bit. */
+static void
+test_seccomp_filter(void **state)
+{
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    tank_error *err = NULL;
+    if (security_no_new_privs(&err) < 0 || security_seccomp_load(&err) < 0)
+      _exit(100);
+    int bad = 0;
+    if (unshare(CLONE_NEWNS) == 0 || errno != EPERM)
+      bad |= 1;
+    if (mount("none", "/", NULL, MS_REMOUNT, NULL) == 0 || errno != EPERM)
+      bad |= 2;
+    if (syscall(SYS_clone, (unsigned long)(CLONE_NEWNET | SIGCHLD), NULL, NULL, NULL, 0) >= 0
+        || errno != EPERM)
+      bad |= 4;
+    if (syscall(SYS_clone3, NULL, 0) == 0 || errno != ENOSYS)
+      bad |= 8;
+    if (syscall(SYS_setns, -1, 0) == 0 || errno != EPERM)
+      bad |= 16;
+    if (getppid() <= 0) /* everything else is allowed */
+      bad |= 32;
+    _exit(bad);
+  }
+  int status;
+  assert_int_equal(waitpid(pid, &status, 0), pid);
+  assert_true(WIFEXITED(status));
+  assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 int
 main(void)
 {
@@ -240,6 +279,7 @@ main(void)
     cmocka_unit_test(test_config_errors),      cmocka_unit_test(test_merge_argv),
     cmocka_unit_test(test_merge_env_cwd_user), cmocka_unit_test(test_user_resolve),
     cmocka_unit_test(test_cri_format),         cmocka_unit_test(test_signal_names),
+    cmocka_unit_test(test_seccomp_filter),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
