@@ -69,7 +69,7 @@ proc_start_time(pid_t pid, uint64_t *ret, tank_error **err)
   if (p == NULL)
     return tank_error_set(err, EINVAL, "parse `%s`", path);
   p++;
-  for (int field = 2; field < 22 && p; field++)
+  for (int field = 3; field < 22 && p; field++)
     p = strchr(p + 1, ' ');
   if (p == NULL)
     return tank_error_set(err, EINVAL, "parse `%s`", path);
