@@ -64,7 +64,7 @@ struct tankd {
   size_t n_pods;
   struct job_pools *jobs;
   struct machine machine;
-  char *shim_path;
+  char *shim_path, *tank_path;
   char **ready_images; /* image references known to be in the cache */
   size_t n_ready_images;
   char **pulling; /* image references with a pull in flight */

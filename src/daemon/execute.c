@@ -826,10 +826,11 @@ execute_adopt(struct tankd *d)
 
 /* ---- lifetime ------------------------------------------------------------------- */
 
+/* A helper binary: $env, else beside tankd, else under /usr/libexec/tank. */
 static char *
-find_shim(void)
+find_helper(const char *env_name, const char *name, const char *fallback)
 {
-  const char *env = getenv("TANK_SHIM");
+  const char *env = getenv(env_name);
   if (env && *env)
     return xstrdup(env);
   char self[4096];
@@ -838,12 +839,12 @@ find_shim(void)
     self[len] = '\0';
     char *slash = strrchr(self, '/');
     if (slash) {
-      strcpy(slash + 1, "tank-shim");
+      snprintf(slash + 1, 32, "%s", name);
       if (access(self, X_OK) == 0)
         return xstrdup(self);
     }
   }
-  return xstrdup("/usr/libexec/tank/tank-shim");
+  return xstrdup(fallback);
 }
 
 int
@@ -853,13 +854,15 @@ execute_start(struct tankd *d, tank_error **err)
    * (by pidfd, in reap()), whatever init does about orphans. */
   if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
     return tank_error_set(err, errno, "PR_SET_CHILD_SUBREAPER");
-  d->shim_path = find_shim();
+  d->shim_path = find_helper("TANK_SHIM", "tank-shim", "/usr/libexec/tank/tank-shim");
+  d->tank_path = find_helper("TANK_CLI", "tank", "/usr/bin/tank");
   d->machine = (struct machine){
     .data_dir = d->cfg.data_dir,
     .run_dir = d->cfg.run_dir,
     .cgroup_fs = CGROUP_FS,
     .cgroup_root = d->cfg.cgroup_root,
     .shim_path = d->shim_path,
+    .tank_path = d->tank_path,
     .offline = d->cfg.offline,
     .sandbox = { .run_dir = d->cfg.run_dir, .host = { .uplink = d->cfg.uplink } },
   };
@@ -877,5 +880,6 @@ execute_stop(struct tankd *d)
   d->ready_images = d->pulling = NULL;
   d->n_ready_images = d->n_pulling = 0;
   free(d->shim_path);
-  d->shim_path = NULL;
+  free(d->tank_path);
+  d->shim_path = d->tank_path = NULL;
 }

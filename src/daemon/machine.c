@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <jansson.h>
 #include <signal.h>
 #include <spawn.h>
@@ -104,6 +105,88 @@ pod_from_json(json_t *j, const char *label)
 
 /* ---- images -------------------------------------------------------------------- */
 
+/* Pulls run in a child (`tank image pull`): tankd itself then never maps the
+ * registry client, the archive readers and their libraries, and a pull that
+ * hangs or crashes cannot take tankd with it. */
+static int
+pull_in_child(const struct machine *m, const char *image, const volatile int *cancel,
+              tank_error **err)
+{
+  int pipefd[2];
+  if (pipe2(pipefd, O_CLOEXEC) < 0)
+    return tank_error_set(err, errno, "pipe");
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_adddup2(&fa, pipefd[1], 2);
+  posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  sigset_t none, all;
+  sigemptyset(&none);
+  sigfillset(&all);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setsigdefault(&attr, &all);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  char *argv[] = { (char *)"tank",
+                   (char *)"image",
+                   (char *)"pull",
+                   (char *)"--quiet",
+                   (char *)"--data-dir",
+                   (char *)m->data_dir,
+                   m->offline ? (char *)"--offline" : (char *)image,
+                   m->offline ? (char *)image : NULL,
+                   NULL };
+  extern char **environ;
+  pid_t pid;
+  int r = posix_spawn(&pid, m->tank_path, &fa, &attr, argv, environ);
+  posix_spawn_file_actions_destroy(&fa);
+  posix_spawnattr_destroy(&attr);
+  close(pipefd[1]);
+  if (r != 0) {
+    close(pipefd[0]);
+    return tank_error_set(err, r, "run %s", m->tank_path);
+  }
+  char buf[2048];
+  size_t len = 0;
+  bool killed = false;
+  for (;;) {
+    struct pollfd pfd = { pipefd[0], POLLIN, 0 };
+    int n = poll(&pfd, 1, 200);
+    if (cancel && *cancel && !killed) {
+      kill(pid, SIGTERM);
+      killed = true;
+    }
+    if (n <= 0)
+      continue;
+    ssize_t got = read(pipefd[0], buf + len, sizeof buf - 1 - len);
+    if (got < 0 && errno == EINTR)
+      continue;
+    if (got <= 0)
+      break;
+    len += (size_t)got;
+    if (len == sizeof buf - 1) /* keep the start of the message, drain the rest */
+      len = sizeof buf - 2;
+  }
+  buf[len] = '\0';
+  close(pipefd[0]);
+  int status;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+    ;
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+    return 0;
+  while (len > 0 && buf[len - 1] == '\n')
+    buf[--len] = '\0';
+  char *last = strrchr(buf, '\n'); /* the error is the last line */
+  const char *msg = last ? last + 1 : buf;
+  if (strncmp(msg, "tank image: ", 12) == 0)
+    msg += 12;
+  if (killed)
+    return tank_error_set(err, ECANCELED, "pull %s: cancelled", image);
+  return tank_error_set(err, 0, "%s", *msg ? msg : "the pull failed without a message");
+}
+
 int
 machine_ensure_image(const struct machine *m, const char *image, const volatile int *cancel,
                      tank_error **err)
@@ -115,21 +198,16 @@ machine_ensure_image(const struct machine *m, const char *image, const volatile 
   struct image *img = NULL;
   tank_error *lookup_err = NULL;
   r = image_lookup(s, image, &img, &lookup_err);
-  if (r == 0 || m->offline) {
-    if (r < 0) {
-      *err = lookup_err;
-      lookup_err = NULL;
-    }
-  } else {
-    struct image_pull_options o = { .cancel = cancel, .offline = m->offline };
-    r = image_pull(s, image, &o, &img, err);
-    if (r < 0)
-      tank_error_wrap(err, "pull %s", image);
-  }
-  tank_error_free(lookup_err);
   image_free(img);
   image_store_free(s);
-  return r;
+  if (r == 0)
+    return 0;
+  if (m->offline) {
+    *err = lookup_err;
+    return r;
+  }
+  tank_error_free(lookup_err);
+  return pull_in_child(m, image, cancel, err);
 }
 
 /* ---- sandboxes ----------------------------------------------------------------- */

@@ -19,12 +19,14 @@ struct machine {
   const char *cgroup_fs;   /* /sys/fs/cgroup */
   const char *cgroup_root; /* "tank" */
   const char *shim_path;   /* the tank-shim binary */
+  const char *tank_path;   /* the tank CLI, which pulls images for tankd */
   bool offline;            /* never pull; images must be cached */
   struct sandbox_env sandbox;
 };
 
 /* The image is in the cache, pulling it if it is not (pull policy
- * IfNotPresent: a cached tag is not re-resolved). */
+ * IfNotPresent: a cached tag is not re-resolved) with `tank image pull` in a
+ * child process; *cancel set stops that child. */
 int machine_ensure_image(const struct machine *m, const char *image, const volatile int *cancel,
                          tank_error **err);
 

@@ -20,6 +20,7 @@
 #include "image/source.h"
 #include "image/unpack.h"
 #include "util/cleanup.h"
+#include "util/fileio.h"
 
 #define DEFAULT_PARALLEL 3
 #define MAX_PARALLEL     16

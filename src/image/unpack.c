@@ -3,6 +3,8 @@
  * the tar, and each entry is created beneath the layer dir fd. */
 #include "image/unpack.h"
 
+#include "util/fileio.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -114,36 +116,6 @@ split_last(char *path)
   }
   *slash = '\0';
   return slash + 1;
-}
-
-int
-remove_tree_at(int dir_fd, const char *name)
-{
-  if (unlinkat(dir_fd, name, 0) == 0 || errno == ENOENT)
-    return 0;
-  if (errno != EISDIR && errno != EPERM)
-    return -errno;
-  int fd = openat(dir_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  if (fd < 0)
-    return -errno;
-  DIR *d = fdopendir(fd);
-  if (d == NULL) {
-    int e = errno;
-    close(fd);
-    return -e;
-  }
-  int r = 0;
-  struct dirent *de;
-  while ((de = readdir(d)) != NULL) {
-    if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-      continue;
-    if ((r = remove_tree_at(dirfd(d), de->d_name)) < 0)
-      break;
-  }
-  closedir(d);
-  if (r == 0 && unlinkat(dir_fd, name, AT_REMOVEDIR) < 0)
-    r = -errno;
-  return r;
 }
 
 static int

@@ -25,6 +25,3 @@ struct unpack_options {
  * directory holds a partial tree: the caller removes it. */
 int layer_unpack(int blob_fd, int root_fd, const struct unpack_options *opts,
                  char ret_diff_id[DIGEST_STRING_LEN], tank_error **err);
-
-/* Removes name (a file or a whole tree) beneath dirfd without following symlinks. */
-int remove_tree_at(int dirfd, const char *name);

@@ -4,7 +4,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <poll.h>
@@ -49,25 +48,6 @@ struct shim {
   char started_at[40];
   char error[1100];
 };
-
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-  (void)st;
-  (void)ftw;
-  if (flag == FTW_DP)
-    return rmdir(path) < 0 && errno != ENOENT ? -1 : 0;
-  return unlink(path) < 0 && errno != ENOENT ? -1 : 0;
-}
-
-static void
-rm_rf(const char *path)
-{
-  if (rmdir(path) == 0 || errno == ENOENT) /* the usual upper dir: nothing written */
-    return;
-  /* FTW_PHYS: never follow a symlink out; FTW_MOUNT: never cross into a mount. */
-  nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
-}
 
 static void
 notify_ready(int *fd, const char *fmt, ...)
@@ -481,8 +461,8 @@ teardown(struct shim *s, struct cgroup_stats *st, bool *have_stats)
     s->cg = cgroup_free(s->cg);
   }
   if (!s->c->keep_upper) {
-    rm_rf(s->c->upper_dir);
-    rm_rf(s->c->work_dir);
+    rm_tree(s->c->upper_dir);
+    rm_tree(s->c->work_dir);
   }
   rmdir(s->c->rootfs_dir);
 }

@@ -3,8 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
-#include <stdio.h>
+#include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -89,20 +88,46 @@ mkdir_parents(const char *path, mode_t mode)
   return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
 }
 
-static int
-rm_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+int
+remove_tree_at(int dir_fd, const char *name)
 {
-  (void)st;
-  (void)ftw;
-  if (type == FTW_DP)
-    rmdir(path);
-  else
-    unlink(path);
-  return 0;
+  /* ENOENT anywhere is success: another remover may be at work on the same tree. */
+  if (unlinkat(dir_fd, name, 0) == 0 || errno == ENOENT)
+    return 0;
+  if (errno != EISDIR && errno != EPERM)
+    return -errno;
+  struct stat parent, st;
+  if (fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+    return errno == ENOENT ? 0 : -errno;
+  if (dir_fd != AT_FDCWD && fstat(dir_fd, &parent) == 0 && st.st_dev != parent.st_dev)
+    return -EBUSY; /* a mount point: never remove what another file system holds */
+  int fd = openat(dir_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0)
+    return errno == ENOENT ? 0 : -errno;
+  DIR *d = fdopendir(fd);
+  if (d == NULL) {
+    int e = errno;
+    close(fd);
+    return -e;
+  }
+  int r = 0;
+  struct dirent *de;
+  while ((de = readdir(d)) != NULL) {
+    if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+      continue;
+    if ((r = remove_tree_at(dirfd(d), de->d_name)) < 0)
+      break;
+  }
+  closedir(d);
+  if (r == 0 && unlinkat(dir_fd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+    r = -errno;
+  return r;
 }
 
-void
+int
 rm_tree(const char *path)
 {
-  nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+  if (rmdir(path) == 0 || errno == ENOENT) /* the usual case of an empty upper dir */
+    return 0;
+  return remove_tree_at(AT_FDCWD, path);
 }

@@ -19,6 +19,9 @@ int read_file_limited(const char *path, size_t max_bytes, char **ret_buf, size_t
  * something else is in the way). */
 int mkdir_parents(const char *path, mode_t mode);
 
-/* Removes path and everything below it, never following a symlink and never
- * crossing into a mount. A missing path is fine. */
-void rm_tree(const char *path);
+/* Removes name (a file or a whole tree) beneath dir_fd, never following a
+ * symlink and never descending into another file system (-EBUSY). A missing
+ * name is fine (0). */
+int remove_tree_at(int dir_fd, const char *name);
+/* The same for a path. */
+int rm_tree(const char *path);

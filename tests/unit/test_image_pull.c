@@ -19,6 +19,7 @@
 
 #include "image/image.h"
 #include "image/unpack.h"
+#include "util/fileio.h"
 
 static char base[64];
 static char layout[96];

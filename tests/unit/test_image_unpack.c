@@ -19,6 +19,7 @@
 #include <cmocka.h>
 
 #include "image/unpack.h"
+#include "util/fileio.h"
 #include "util/cleanup.h"
 
 struct entry {

@@ -270,36 +270,40 @@ test_seccomp_filter(void **state)
   assert_int_equal(waitpid(pid, &status, 0), pid);
   assert_true(WIFEXITED(status));
   assert_int_equal(WEXITSTATUS(status), 0);
-  /* Field 22 of /proc/PID/stat (starttime), counted after comm: not field 23 (vsize). */
-  static void test_proc_start_time(void **state)
-  {
-    FILE *f = fopen("/proc/self/stat", "r");
-    assert_non_null(f);
-    char buf[1024];
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    char *p = strrchr(buf, ')') + 2; /* field 3 */
-    unsigned long long want = 0;
-    for (int field = 3; field <= 22; field++) {
-      if (field == 22)
-        want = strtoull(p, NULL, 10);
-      p = strchr(p, ' ') + 1;
-    }
-    uint64_t got = 0;
-    tank_error *err = NULL;
-    assert_int_equal(proc_start_time(getpid(), &got, &err), 0);
-    assert_int_equal(got, want);
-  }
+}
 
-  int main(void)
-  {
-    const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_config_defaults),    cmocka_unit_test(test_config_full),
-      cmocka_unit_test(test_config_errors),      cmocka_unit_test(test_merge_argv),
-      cmocka_unit_test(test_merge_env_cwd_user), cmocka_unit_test(test_user_resolve),
-      cmocka_unit_test(test_cri_format),         cmocka_unit_test(test_signal_names),
-      cmocka_unit_test(test_seccomp_filter),     cmocka_unit_test(test_proc_start_time),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+/* Field 22 of /proc/PID/stat (starttime), counted after comm: not field 23 (vsize). */
+static void
+test_proc_start_time(void **state)
+{
+  FILE *f = fopen("/proc/self/stat", "r");
+  assert_non_null(f);
+  char buf[1024];
+  size_t n = fread(buf, 1, sizeof buf - 1, f);
+  fclose(f);
+  buf[n] = '\0';
+  char *p = strrchr(buf, ')') + 2; /* field 3 */
+  unsigned long long want = 0;
+  for (int field = 3; field <= 22; field++) {
+    if (field == 22)
+      want = strtoull(p, NULL, 10);
+    p = strchr(p, ' ') + 1;
   }
+  uint64_t got = 0;
+  tank_error *err = NULL;
+  assert_int_equal(proc_start_time(getpid(), &got, &err), 0);
+  assert_int_equal(got, want);
+}
+
+int
+main(void)
+{
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_config_defaults),    cmocka_unit_test(test_config_full),
+    cmocka_unit_test(test_config_errors),      cmocka_unit_test(test_merge_argv),
+    cmocka_unit_test(test_merge_env_cwd_user), cmocka_unit_test(test_user_resolve),
+    cmocka_unit_test(test_cri_format),         cmocka_unit_test(test_signal_names),
+    cmocka_unit_test(test_seccomp_filter),     cmocka_unit_test(test_proc_start_time),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
