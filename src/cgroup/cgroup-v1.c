@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -179,6 +180,46 @@ v1_blkio(int fd, struct cgroup_stats *s, tank_error **err)
   return 0;
 }
 
+static int v1_procs_fd(struct tank_cgroup *cg);
+
+/* The I/O the cgroup's processes caused, from /proc/<pid>/io: what a process
+ * reaped (and its threads that ended) is in its own counters, so a
+ * container's PID 1 carries its finished children. Used when the blkio files
+ * say nothing: recent kernels count v1 blkio.throttle.* only on queues with a
+ * throttle rule, and blkio.bfq.* only under BFQ. */
+static void
+v1_proc_io(int procs_dir_fd, struct cgroup_stats *s)
+{
+  char buf[65536];
+  tank_error *e = NULL;
+  if (procs_dir_fd < 0 || cg_read(procs_dir_fd, "cgroup.procs", buf, sizeof buf, &e) < 0) {
+    tank_error_free(e);
+    return;
+  }
+  for (char *p = buf; *p;) {
+    char *end;
+    long pid = strtol(p, &end, 10);
+    if (end == p)
+      break;
+    char path[64], io[1024];
+    snprintf(path, sizeof path, "/proc/%ld/io", pid);
+    FILE *f = fopen(path, "re");
+    if (f) {
+      size_t n = fread(io, 1, sizeof io - 1, f);
+      io[n] = '\0';
+      fclose(f);
+      uint64_t v = 0;
+      if (cg_keyed(io, "read_bytes:", &v))
+        s->io_read_bytes += v;
+      if (cg_keyed(io, "write_bytes:", &v))
+        s->io_write_bytes += v;
+    }
+    p = end;
+    while (*p == '\n')
+      p++;
+  }
+}
+
 static int
 v1_stats(struct tank_cgroup *cg, struct cgroup_stats *s, tank_error **err)
 {
@@ -231,6 +272,8 @@ v1_stats(struct tank_cgroup *cg, struct cgroup_stats *s, tank_error **err)
   }
   if ((fd = v1_fd(cg, "blkio")) >= 0 && (r = v1_blkio(fd, s, err)) < 0)
     return r;
+  if (s->io_read_bytes == 0 && s->io_write_bytes == 0)
+    v1_proc_io(v1_procs_fd(cg), s);
   return 0;
 }
 

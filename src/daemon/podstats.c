@@ -52,6 +52,13 @@ podstats_sample(const struct podstats_paths *paths, const char *name, char *cons
     snprintf(rel, sizeof rel, "%s/%s/%s", paths->cgroup_root, name, ctrs[i]);
     ret->ctrs[i].found = read_cgroup(paths, rel, &ret->ctrs[i].cg);
   }
+  /* v1 may count block I/O only per process (cgroup-v1.c): the pod's cgroup
+   * holds none itself, so it is the sum of its containers'. */
+  if (ret->found && ret->cg.io_read_bytes == 0 && ret->cg.io_write_bytes == 0)
+    for (size_t i = 0; i < n_ctrs; i++) {
+      ret->cg.io_read_bytes += ret->ctrs[i].cg.io_read_bytes;
+      ret->cg.io_write_bytes += ret->ctrs[i].cg.io_write_bytes;
+    }
   char *ns = sandbox_ns_path(paths->run_dir, name, SANDBOX_NS_NET);
   if (ns && access(ns, F_OK) == 0) {
     tank_error *err = NULL;
