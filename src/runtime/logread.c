@@ -204,6 +204,8 @@ struct log_reader {
 static void
 buf_append(struct buf *b, const void *data, size_t n)
 {
+  if (n == 0)
+    return; /* data may be NULL then (an empty pending line) */
   if (b->len + n > b->cap) {
     size_t cap = b->cap ? b->cap : 4096;
     while (cap < b->len + n)
