@@ -144,6 +144,51 @@ api_stream(const struct api_client *c, const char *path,
   return 0;
 }
 
+struct raw_sink {
+  CURL *h;
+  int (*on_chunk)(long status, const char *data, size_t len, void *userdata);
+  void *userdata;
+  bool stopped;
+};
+
+static size_t
+on_raw_data(char *data, size_t size, size_t nmemb, void *userdata)
+{
+  struct raw_sink *s = userdata;
+  long status = 0;
+  curl_easy_getinfo(s->h, CURLINFO_RESPONSE_CODE, &status);
+  if (s->on_chunk(status, data, size * nmemb, s->userdata) != 0) {
+    s->stopped = true;
+    return 0;
+  }
+  return size * nmemb;
+}
+
+int
+api_stream_raw(const struct api_client *c, const char *path,
+               int (*on_chunk)(long status, const char *data, size_t len, void *userdata),
+               void *userdata, long *ret_status, tank_error **err)
+{
+  char errbuf[CURL_ERROR_SIZE] = "";
+  struct sink unused = { 0 };
+  struct api_client nc = *c;
+  nc.timeout_ms = 0;
+  CURL *h = new_handle(&nc, path, &unused, errbuf);
+  if (h == NULL)
+    return tank_error_set(err, ENOMEM, "curl");
+  struct raw_sink s = { h, on_chunk, userdata, false };
+  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_raw_data);
+  curl_easy_setopt(h, CURLOPT_WRITEDATA, &s);
+  CURLcode rc = curl_easy_perform(h);
+  long status = 0;
+  curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+  curl_easy_cleanup(h);
+  if (rc != CURLE_OK && !(rc == CURLE_WRITE_ERROR && s.stopped))
+    return curl_failure(c, rc, errbuf, err);
+  *ret_status = status;
+  return 0;
+}
+
 void
 api_print_error(json_t *reply, long status)
 {

@@ -23,5 +23,11 @@ int api_stream(const struct api_client *c, const char *path,
                int (*on_line)(const char *line, size_t len, void *userdata), void *userdata,
                long *ret_status, tank_error **err);
 
+/* GETs path and hands the body to on_data as it arrives, with the reply's
+ * status (known by then), until the server ends it or on_data returns non-zero. */
+int api_stream_raw(const struct api_client *c, const char *path,
+                   int (*on_data)(long status, const char *data, size_t len, void *userdata),
+                   void *userdata, long *ret_status, tank_error **err);
+
 /* The message of an error reply {"error": ..., "details": [...]} as lines. */
 void api_print_error(json_t *reply, long status);

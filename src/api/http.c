@@ -39,6 +39,7 @@ struct http_stream {
   bool ended, suspended, closed;
   struct http_stream *next;
   void (*on_close)(void *userdata);
+  void (*on_drain)(void *userdata);
   void *userdata;
 };
 
@@ -112,6 +113,10 @@ stream_read(void *cls, uint64_t pos, char *out, size_t max)
 {
   struct http_stream *st = cls;
   size_t avail = st->len - st->off;
+  if (avail == 0 && !st->ended && st->on_drain) {
+    st->on_drain(st->userdata); /* may write more, or end the stream */
+    avail = st->len - st->off;
+  }
   if (avail == 0) {
     if (st->ended)
       return MHD_CONTENT_READER_END_OF_STREAM;
@@ -200,6 +205,18 @@ http_stream_end(struct http_stream *st)
 {
   st->ended = true;
   stream_wake(st);
+}
+
+size_t
+http_stream_queued(const struct http_stream *st)
+{
+  return st->len - st->off;
+}
+
+void
+http_stream_on_drain(struct http_stream *st, void (*on_drain)(void *userdata))
+{
+  st->on_drain = on_drain;
 }
 
 /* ---- request handling ------------------------------------------------------- */

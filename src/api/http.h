@@ -54,6 +54,13 @@ struct http_stream *http_reply_stream(struct http_reply *reply, const char *cont
  * behind that more than the stream's limit is queued (the stream is then ended). */
 int http_stream_write(struct http_stream *st, const void *data, size_t len);
 void http_stream_end(struct http_stream *st);
+/* Bytes queued for the client and not yet sent. */
+size_t http_stream_queued(const struct http_stream *st);
+/* Calls on_drain(userdata) whenever everything queued has been sent and the
+ * stream is about to wait: a producer with more to say (a log file) writes its
+ * next piece then, so a slow client slows the producer instead of growing the
+ * queue. */
+void http_stream_on_drain(struct http_stream *st, void (*on_drain)(void *userdata));
 
 /* Listening sockets. */
 int http_listen_unix(const char *path, unsigned mode, const char *group, int *ret_fd,

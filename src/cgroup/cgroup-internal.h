@@ -3,11 +3,12 @@
 
 #include "cgroup/cgroup.h"
 
-#define CGROUP_V1_MAX_CTRL 6
+#define CGROUP_V1_MAX_CTRL 8
 
 struct cgroup_driver {
   const char *name;
   int (*create)(struct tank_cgroup *cg, const struct cgroup_limits *limits, tank_error **err);
+  int (*open)(struct tank_cgroup *cg, tank_error **err); /* existing dirs only */
   int (*attach)(struct tank_cgroup *cg, pid_t pid, tank_error **err);
   int (*stats)(struct tank_cgroup *cg, struct cgroup_stats *ret, tank_error **err);
   int (*procs_fd)(struct tank_cgroup *cg); /* dir fd whose cgroup.procs lists every process */
@@ -37,6 +38,8 @@ int cg_write(int dir_fd, const char *name, const char *value, tank_error **err);
 /* Reads dir_fd/name (small) into buf, NUL-terminated. */
 int cg_read(int dir_fd, const char *name, char *buf, size_t size, tank_error **err);
 int cg_read_u64(int dir_fd, const char *name, uint64_t *ret, tank_error **err);
+/* A limit file: "max" (v2), -1 or a value >= 2^62 (v1's "unlimited") -> 0. */
+int cg_read_limit(int dir_fd, const char *name, uint64_t *ret, tank_error **err);
 /* Finds "key N" in a flat keyed file's text. */
 bool cg_keyed(const char *text, const char *key, uint64_t *ret);
 /* mkdir -p of rel below base, returning an O_DIRECTORY fd of the leaf. */

@@ -6,13 +6,15 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+/* blkio: so a container's block I/O is counted apart from the host's. */
 static const char *const v1_controllers[]
-    = { "memory", "pids", "cpu", "cpuacct", "freezer", "devices" };
+    = { "memory", "pids", "cpu", "cpuacct", "freezer", "devices", "blkio" };
 
 static int
 v1_fd(struct tank_cgroup *cg, const char *name)
@@ -115,6 +117,110 @@ v1_attach(struct tank_cgroup *cg, pid_t pid, tank_error **err)
 }
 
 static int
+v1_open(struct tank_cgroup *cg, tank_error **err)
+{
+  for (size_t i = 0; i < sizeof v1_controllers / sizeof v1_controllers[0]; i++) {
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/%s/%s", cg->root, v1_controllers[i], cg->path);
+    int fd = open(dir, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      if (errno == ENOENT)
+        continue;
+      return tank_error_set(err, errno, "open `%s`", dir);
+    }
+    cg->v1[cg->n_v1].name = v1_controllers[i];
+    cg->v1[cg->n_v1].dir_fd = fd;
+    cg->n_v1++;
+  }
+  if (cg->n_v1 == 0)
+    return tank_error_set(err, ENOENT, "no hierarchy under `%s` has it", cg->root);
+  return 0;
+}
+
+/* blkio.throttle.io_service_bytes(_recursive): "MAJ:MIN Read N" lines per device. */
+static void
+sum_blkio(const char *text, uint64_t *ret_read, uint64_t *ret_write)
+{
+  uint64_t rd = 0, wr = 0;
+  for (const char *p = text; p && *p;) {
+    char dev[32], op[16];
+    unsigned long long v;
+    if (sscanf(p, "%31s %15s %llu", dev, op, &v) == 3 && strchr(dev, ':')) {
+      if (strcmp(op, "Read") == 0)
+        rd += v;
+      else if (strcmp(op, "Write") == 0)
+        wr += v;
+    }
+    p = strchr(p, '\n');
+    if (p)
+      p++;
+  }
+  *ret_read = rd;
+  *ret_write = wr;
+}
+
+static int
+v1_blkio(int fd, struct cgroup_stats *s, tank_error **err)
+{
+  char buf[16384];
+  /* The _recursive files count descendants too (a pod's cgroup holds none itself). */
+  const char *bytes = faccessat(fd, "blkio.throttle.io_service_bytes_recursive", F_OK, 0) == 0
+                          ? "blkio.throttle.io_service_bytes_recursive"
+                          : "blkio.throttle.io_service_bytes";
+  const char *ops = faccessat(fd, "blkio.throttle.io_serviced_recursive", F_OK, 0) == 0
+                        ? "blkio.throttle.io_serviced_recursive"
+                        : "blkio.throttle.io_serviced";
+  int r = cg_read(fd, bytes, buf, sizeof buf, err);
+  if (r < 0)
+    return r;
+  sum_blkio(buf, &s->io_read_bytes, &s->io_write_bytes);
+  if ((r = cg_read(fd, ops, buf, sizeof buf, err)) < 0)
+    return r;
+  sum_blkio(buf, &s->io_read_ops, &s->io_write_ops);
+  return 0;
+}
+
+static int v1_procs_fd(struct tank_cgroup *cg);
+
+/* The I/O the cgroup's processes caused, from /proc/<pid>/io: what a process
+ * reaped (and its threads that ended) is in its own counters, so a
+ * container's PID 1 carries its finished children. Used when the blkio files
+ * say nothing: recent kernels count v1 blkio.throttle.* only on queues with a
+ * throttle rule, and blkio.bfq.* only under BFQ. */
+static void
+v1_proc_io(int procs_dir_fd, struct cgroup_stats *s)
+{
+  char buf[65536];
+  tank_error *e = NULL;
+  if (procs_dir_fd < 0 || cg_read(procs_dir_fd, "cgroup.procs", buf, sizeof buf, &e) < 0) {
+    tank_error_free(e);
+    return;
+  }
+  for (char *p = buf; *p;) {
+    char *end;
+    long pid = strtol(p, &end, 10);
+    if (end == p)
+      break;
+    char path[64], io[1024];
+    snprintf(path, sizeof path, "/proc/%ld/io", pid);
+    FILE *f = fopen(path, "re");
+    if (f) {
+      size_t n = fread(io, 1, sizeof io - 1, f);
+      io[n] = '\0';
+      fclose(f);
+      uint64_t v = 0;
+      if (cg_keyed(io, "read_bytes:", &v))
+        s->io_read_bytes += v;
+      if (cg_keyed(io, "write_bytes:", &v))
+        s->io_write_bytes += v;
+    }
+    p = end;
+    while (*p == '\n')
+      p++;
+  }
+}
+
+static int
 v1_stats(struct tank_cgroup *cg, struct cgroup_stats *s, tank_error **err)
 {
   int fd, r;
@@ -122,21 +228,41 @@ v1_stats(struct tank_cgroup *cg, struct cgroup_stats *s, tank_error **err)
   if ((fd = v1_fd(cg, "memory")) >= 0) {
     if ((r = cg_read_u64(fd, "memory.usage_in_bytes", &s->memory_current_bytes, err)) < 0
         || (r = cg_read_u64(fd, "memory.max_usage_in_bytes", &s->memory_peak_bytes, err)) < 0
+        || (r = cg_read_limit(fd, "memory.limit_in_bytes", &s->memory_limit_bytes, err)) < 0
         || (r = cg_read(fd, "memory.oom_control", buf, sizeof buf, err)) < 0)
       return r;
     cg_keyed(buf, "oom_kill", &s->oom_kills);
+    if ((r = cg_read(fd, "memory.stat", buf, sizeof buf, err)) < 0)
+      return r;
+    uint64_t inactive_file = 0;
+    cg_keyed(buf, "total_inactive_file", &inactive_file);
+    cg_keyed(buf, "total_cache", &s->memory_cache_bytes);
+    cg_keyed(buf, "total_rss", &s->memory_rss_bytes);
+    s->memory_working_set_bytes
+        = s->memory_current_bytes > inactive_file ? s->memory_current_bytes - inactive_file : 0;
   }
   if ((fd = v1_fd(cg, "pids")) >= 0
-      && (r = cg_read_u64(fd, "pids.current", &s->pids_current, err)) < 0)
+      && ((r = cg_read_u64(fd, "pids.current", &s->pids_current, err)) < 0
+          || (r = cg_read_limit(fd, "pids.max", &s->pids_limit, err)) < 0))
     return r;
   if ((fd = v1_fd(cg, "cpuacct")) >= 0) {
     uint64_t ns;
-    if ((r = cg_read_u64(fd, "cpuacct.usage", &ns, err)) < 0)
+    if ((r = cg_read_u64(fd, "cpuacct.usage", &ns, err)) < 0
+        || (r = cg_read(fd, "cpuacct.stat", buf, sizeof buf, err)) < 0)
       return r;
     s->cpu_usage_us = ns / 1000;
+    /* cpuacct.stat counts USER_HZ ticks. */
+    long hz = sysconf(_SC_CLK_TCK);
+    uint64_t user = 0, system = 0;
+    cg_keyed(buf, "user", &user);
+    cg_keyed(buf, "system", &system);
+    s->cpu_user_us = user * (uint64_t)(1000000 / (hz > 0 ? hz : 100));
+    s->cpu_system_us = system * (uint64_t)(1000000 / (hz > 0 ? hz : 100));
   }
   if ((fd = v1_fd(cg, "cpu")) >= 0) {
-    if ((r = cg_read(fd, "cpu.stat", buf, sizeof buf, err)) < 0)
+    if ((r = cg_read(fd, "cpu.stat", buf, sizeof buf, err)) < 0
+        || (r = cg_read_limit(fd, "cpu.cfs_quota_us", &s->cpu_quota_us, err)) < 0
+        || (r = cg_read_u64(fd, "cpu.cfs_period_us", &s->cpu_period_us, err)) < 0)
       return r;
     uint64_t ns = 0;
     cg_keyed(buf, "nr_periods", &s->cpu_nr_periods);
@@ -144,6 +270,10 @@ v1_stats(struct tank_cgroup *cg, struct cgroup_stats *s, tank_error **err)
     cg_keyed(buf, "throttled_time", &ns);
     s->cpu_throttled_us = ns / 1000;
   }
+  if ((fd = v1_fd(cg, "blkio")) >= 0 && (r = v1_blkio(fd, s, err)) < 0)
+    return r;
+  if (s->io_read_bytes == 0 && s->io_write_bytes == 0)
+    v1_proc_io(v1_procs_fd(cg), s);
   return 0;
 }
 
@@ -251,6 +381,7 @@ v1_destroy(struct tank_cgroup *cg, tank_error **err)
 const struct cgroup_driver cgroup_v1_driver = {
   .name = "v1",
   .create = v1_create,
+  .open = v1_open,
   .attach = v1_attach,
   .stats = v1_stats,
   .procs_fd = v1_procs_fd,

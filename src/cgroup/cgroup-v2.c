@@ -3,6 +3,7 @@
 #include "cgroup/cgroup-internal.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -115,12 +116,50 @@ v2_attach(struct tank_cgroup *cg, pid_t pid, tank_error **err)
 }
 
 static int
+v2_open(struct tank_cgroup *cg, tank_error **err)
+{
+  char dir[4096];
+  snprintf(dir, sizeof dir, "%s/%s", cg->root, cg->path);
+  cg->dir_fd = open(dir, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+  if (cg->dir_fd < 0)
+    return tank_error_set(err, errno, "open `%s`", dir);
+  return 0;
+}
+
+/* io.stat: "MAJ:MIN rbytes=N wbytes=N rios=N wios=N dbytes=N dios=N" per device. */
+static void
+sum_io_stat(const char *text, struct cgroup_stats *s)
+{
+  static const struct {
+    const char *key;
+    size_t off;
+  } keys[] = { { "rbytes=", offsetof(struct cgroup_stats, io_read_bytes) },
+               { "wbytes=", offsetof(struct cgroup_stats, io_write_bytes) },
+               { "rios=", offsetof(struct cgroup_stats, io_read_ops) },
+               { "wios=", offsetof(struct cgroup_stats, io_write_ops) } };
+  for (const char *p = text; *p;) {
+    const char *eol = strchrnul(p, '\n');
+    for (const char *w = p; w < eol;) {
+      for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
+        size_t kl = strlen(keys[k].key);
+        if ((size_t)(eol - w) > kl && strncmp(w, keys[k].key, kl) == 0)
+          *(uint64_t *)((char *)s + keys[k].off) += strtoull(w + kl, NULL, 10);
+      }
+      const char *sp = memchr(w, ' ', (size_t)(eol - w));
+      w = sp ? sp + 1 : eol;
+    }
+    p = *eol ? eol + 1 : eol;
+  }
+}
+
+static int
 v2_stats(struct tank_cgroup *cg, struct cgroup_stats *s, tank_error **err)
 {
-  char buf[4096];
+  char buf[8192];
   int fd = cg->dir_fd, r;
   if (faccessat(fd, "memory.current", F_OK, 0) == 0) {
-    if ((r = cg_read_u64(fd, "memory.current", &s->memory_current_bytes, err)) < 0)
+    if ((r = cg_read_u64(fd, "memory.current", &s->memory_current_bytes, err)) < 0
+        || (r = cg_read_limit(fd, "memory.max", &s->memory_limit_bytes, err)) < 0)
       return r;
     if (faccessat(fd, "memory.peak", F_OK, 0) == 0
         && (r = cg_read_u64(fd, "memory.peak", &s->memory_peak_bytes, err)) < 0)
@@ -128,16 +167,43 @@ v2_stats(struct tank_cgroup *cg, struct cgroup_stats *s, tank_error **err)
     if ((r = cg_read(fd, "memory.events", buf, sizeof buf, err)) < 0)
       return r;
     cg_keyed(buf, "oom_kill", &s->oom_kills);
+    if ((r = cg_read(fd, "memory.stat", buf, sizeof buf, err)) < 0)
+      return r;
+    uint64_t inactive_file = 0;
+    cg_keyed(buf, "inactive_file", &inactive_file);
+    cg_keyed(buf, "file", &s->memory_cache_bytes);
+    cg_keyed(buf, "anon", &s->memory_rss_bytes);
+    s->memory_working_set_bytes
+        = s->memory_current_bytes > inactive_file ? s->memory_current_bytes - inactive_file : 0;
   }
   if (faccessat(fd, "pids.current", F_OK, 0) == 0
-      && (r = cg_read_u64(fd, "pids.current", &s->pids_current, err)) < 0)
+      && ((r = cg_read_u64(fd, "pids.current", &s->pids_current, err)) < 0
+          || (r = cg_read_limit(fd, "pids.max", &s->pids_limit, err)) < 0))
     return r;
   if ((r = cg_read(fd, "cpu.stat", buf, sizeof buf, err)) < 0)
     return r;
   cg_keyed(buf, "usage_usec", &s->cpu_usage_us);
+  cg_keyed(buf, "user_usec", &s->cpu_user_us);
+  cg_keyed(buf, "system_usec", &s->cpu_system_us);
   cg_keyed(buf, "nr_periods", &s->cpu_nr_periods);
   cg_keyed(buf, "nr_throttled", &s->cpu_nr_throttled);
   cg_keyed(buf, "throttled_usec", &s->cpu_throttled_us);
+  if (faccessat(fd, "cpu.max", F_OK, 0) == 0) {
+    if ((r = cg_read(fd, "cpu.max", buf, sizeof buf, err)) < 0)
+      return r;
+    unsigned long long period = 0;
+    if (strncmp(buf, "max", 3) != 0)
+      s->cpu_quota_us = strtoull(buf, NULL, 10);
+    const char *sp = strchr(buf, ' ');
+    if (sp)
+      period = strtoull(sp + 1, NULL, 10);
+    s->cpu_period_us = period;
+  }
+  if (faccessat(fd, "io.stat", F_OK, 0) == 0) {
+    if ((r = cg_read(fd, "io.stat", buf, sizeof buf, err)) < 0)
+      return r;
+    sum_io_stat(buf, s);
+  }
   return 0;
 }
 
@@ -173,6 +239,7 @@ v2_destroy(struct tank_cgroup *cg, tank_error **err)
 const struct cgroup_driver cgroup_v2_driver = {
   .name = "v2",
   .create = v2_create,
+  .open = v2_open,
   .attach = v2_attach,
   .stats = v2_stats,
   .procs_fd = v2_procs_fd,

@@ -83,6 +83,34 @@ cgroup_create(const char *root, const char *path, enum cgroup_version version,
   return 0;
 }
 
+int
+cgroup_open(const char *root, const char *path, enum cgroup_version version,
+            struct tank_cgroup **ret_cg, tank_error **err)
+{
+  if (!path_is_safe(path))
+    return tank_error_set(err, EINVAL, "cgroup path `%s` must be relative without . or ..", path);
+  if (version == CGROUP_VERSION_AUTO) {
+    int r = cgroup_detect(root, &version, err);
+    if (r < 0)
+      return r;
+  }
+  struct tank_cgroup *cg = calloc(1, sizeof *cg);
+  if (cg == NULL)
+    return tank_error_set(err, ENOMEM, "cgroup");
+  cg->dir_fd = -EBADF;
+  cg->version = version;
+  cg->driver = version == CGROUP_VERSION_2 ? &cgroup_v2_driver : &cgroup_v1_driver;
+  cg->root = strdup(root);
+  cg->path = strdup(path);
+  int r = cg->root && cg->path ? cg->driver->open(cg, err) : tank_error_set(err, ENOMEM, "cgroup");
+  if (r < 0) {
+    cgroup_free(cg);
+    return tank_error_wrap(err, "open cgroup `%s`", path);
+  }
+  *ret_cg = cg;
+  return 0;
+}
+
 enum cgroup_version
 cgroup_version_of(const struct tank_cgroup *cg)
 {
@@ -225,6 +253,26 @@ cg_read_u64(int dir_fd, const char *name, uint64_t *ret, tank_error **err)
   if (errno != 0 || end == buf)
     return tank_error_set(err, EINVAL, "`%s` is not a number: `%s`", name, buf);
   *ret = v;
+  return 0;
+}
+
+int
+cg_read_limit(int dir_fd, const char *name, uint64_t *ret, tank_error **err)
+{
+  char buf[64];
+  int r = cg_read(dir_fd, name, buf, sizeof buf, err);
+  if (r < 0)
+    return r;
+  if (strncmp(buf, "max", 3) == 0 || buf[0] == '-') {
+    *ret = 0;
+    return 0;
+  }
+  char *end;
+  errno = 0;
+  unsigned long long v = strtoull(buf, &end, 10);
+  if (errno != 0 || end == buf)
+    return tank_error_set(err, EINVAL, "`%s` is not a number: `%s`", name, buf);
+  *ret = v >= (1ULL << 62) ? 0 : v;
   return 0;
 }
 

@@ -22,15 +22,30 @@ struct cgroup_limits {
   uint64_t cpu_period_us; /* 0: the default of 100000 */
 };
 
+/* Counters and settings as the kernel reports them; a limit of 0 means none.
+ * v1 and v2 name and scale them differently; these are the common units. */
 struct cgroup_stats {
   uint64_t memory_current_bytes;
   uint64_t memory_peak_bytes;
+  uint64_t memory_limit_bytes;
+  uint64_t memory_working_set_bytes; /* usage - inactive file pages, as cAdvisor */
+  uint64_t memory_cache_bytes;       /* page cache (v1 total_cache, v2 file) */
+  uint64_t memory_rss_bytes;         /* anonymous memory (v1 total_rss, v2 anon) */
   uint64_t oom_kills;
   uint64_t pids_current;
+  uint64_t pids_limit;
   uint64_t cpu_usage_us;
+  uint64_t cpu_user_us;
+  uint64_t cpu_system_us;
   uint64_t cpu_nr_periods;
   uint64_t cpu_nr_throttled;
   uint64_t cpu_throttled_us;
+  uint64_t cpu_quota_us; /* 0: no quota */
+  uint64_t cpu_period_us;
+  uint64_t io_read_bytes; /* summed over devices */
+  uint64_t io_write_bytes;
+  uint64_t io_read_ops;
+  uint64_t io_write_ops;
 };
 
 struct tank_cgroup;
@@ -43,6 +58,12 @@ int cgroup_detect(const char *root, enum cgroup_version *ret_version, tank_error
 int cgroup_create(const char *root, const char *path, enum cgroup_version version,
                   const struct cgroup_limits *limits, struct tank_cgroup **ret_cg,
                   tank_error **err);
+
+/* Opens the existing cgroup `path` below root without creating or changing
+ * anything (for reading stats of a cgroup the shim made). -ENOENT when it does
+ * not exist (in no hierarchy, on v1). */
+int cgroup_open(const char *root, const char *path, enum cgroup_version version,
+                struct tank_cgroup **ret_cg, tank_error **err);
 
 enum cgroup_version cgroup_version_of(const struct tank_cgroup *cg);
 

@@ -16,6 +16,8 @@ static const struct verb {
   { "delete", verb_delete, "delete pods (--wait until they are gone)" },
   { "restart", verb_restart, "restart a pod's containers" },
   { "events", verb_events, "follow changes to pods and their status" },
+  { "logs", verb_logs, "print a container's output (-f to follow)" },
+  { "stats", verb_stats, "CPU, memory, network, block I/O and pids of pods" },
   { "image", verb_image, "pull, list, inspect and remove images in the local cache" },
   { "validate", verb_validate, "check pod specs without a daemon; print their canonical form" },
   { "version", verb_version, "print the version of tank" },

@@ -10,4 +10,6 @@ int verb_inspect(int argc, char **argv);
 int verb_delete(int argc, char **argv);
 int verb_restart(int argc, char **argv);
 int verb_events(int argc, char **argv);
+int verb_logs(int argc, char **argv);
+int verb_stats(int argc, char **argv);
 int verb_version(int argc, char **argv);

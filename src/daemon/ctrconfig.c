@@ -120,3 +120,10 @@ ctrconfig_build(const struct spec_pod *pod, size_t index, const struct ctrconfig
     json_object_del(cfg, "image_config"); /* rootfs: images have no config */
   return cfg;
 }
+
+char *
+ctrconfig_log_path(const char *data_dir, const char *pod, const char *container)
+{
+  char *s = NULL;
+  return asprintf(&s, "%s/logs/%s/%s.log", data_dir, pod, container) < 0 ? NULL : s;
+}

@@ -23,3 +23,7 @@ struct ctrconfig_image {
 /* The config of pod->containers[index]. Returns NULL only on allocation failure. */
 json_t *ctrconfig_build(const struct spec_pod *pod, size_t index,
                         const struct ctrconfig_image *image, const struct ctrconfig_paths *paths);
+
+/* $data_dir/logs/<pod>/<ctr>.log, the log path ctrconfig_build gives the shim.
+ * Caller frees; NULL on allocation failure. */
+char *ctrconfig_log_path(const char *data_dir, const char *pod, const char *container);

@@ -12,6 +12,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "daemon/daemon.h"
+#include "daemon/observe.h"
 #include "util/cleanup.h"
 #include "util/fileio.h"
 
@@ -148,6 +149,8 @@ tankd_start(struct tankd *d, tank_error **err)
     return tank_error_wrap(err, "API socket");
   if (http_server_new(d->event, d->api_fd, TANKD_MAX_BODY, routes_handle, d, &d->api, err) < 0)
     return -EINVAL;
+  if (metrics_listen_start(d, err) < 0)
+    return -EINVAL;
   if ((r = sd_event_add_time_relative(d->event, &d->resync, CLOCK_MONOTONIC,
                                       d->cfg.resync_ms * 1000, 10000, on_resync, d))
       < 0)
@@ -163,6 +166,7 @@ tankd_start(struct tankd *d, tank_error **err)
 void
 tankd_stop(struct tankd *d)
 {
+  metrics_listen_stop();
   d->api = http_server_free(d->api);
   if (d->api_fd >= 0)
     close(d->api_fd);

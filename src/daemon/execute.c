@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "daemon/daemon.h"
+#include "daemon/observe.h"
 #include "reconcile/backoff.h"
 #include "runtime/state.h"
 #include "util/cleanup.h"
@@ -305,6 +306,9 @@ tjob_run(struct job *job)
   }
   clock_gettime(CLOCK_MONOTONIC, &t1);
   j->ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+  if (j->kind == JOB_PULL && j->r == 0)
+    metrics_observe_pull(j->image,
+                         (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
 }
 
 static void tjob_done(struct job *job);

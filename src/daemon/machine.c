@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "cgroup/cgroup.h"
+#include "runtime/crilog.h"
 #include "daemon/ctrconfig.h"
 #include "image/image.h"
 #include "runtime/state.h"
@@ -425,6 +426,12 @@ machine_container_start(const struct machine *m, const struct spec_pod *pod, siz
   _cleanup_free_ char *logs = path_join(m->data_dir, "logs", pod->name, NULL);
   if ((r = mkdir_parents(logs, 0700)) < 0)
     return tank_error_set(err, -r, "mkdir `%s`", logs);
+  /* The last run's log becomes the previous one (tank logs --previous). */
+  _cleanup_free_ char *log = ctrconfig_log_path(m->data_dir, pod->name, c->name);
+  if (log == NULL)
+    return tank_error_set(err, ENOMEM, "log path");
+  if ((r = crilog_retire(log, err)) < 0)
+    return r;
 
   _cleanup_free_ char *config = path_join(state, "config.json", NULL, NULL);
   pid_t pid;

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "daemon/daemon.h"
+#include "daemon/observe.h"
 #include "util/cleanup.h"
 
 #define PODS_PREFIX "/tank/pods/"
@@ -352,7 +353,11 @@ pods_reconcile_dirty(struct tankd *d)
     next = p->next;
     if (!p->dirty)
       continue;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     reconcile_pod(d, p);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    metrics_observe_reconcile((double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
     if (pod_gone(p))
       pod_remove(d, p);
   }

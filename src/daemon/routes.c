@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "daemon/daemon.h"
+#include "daemon/observe.h"
 #include "util/cleanup.h"
 
 #define PODS_PREFIX "/tank/pods/"
@@ -259,6 +260,10 @@ routes_handle(void *userdata, const struct http_request *req, struct http_reply 
     get_pods(d, reply);
   } else if (strcmp(path, "/v1/events") == 0 && strcmp(m, "GET") == 0) {
     get_events(d, req, reply);
+  } else if (strcmp(path, "/v1/stats") == 0 && strcmp(m, "GET") == 0) {
+    stats_get(d, req, reply);
+  } else if (strcmp(path, "/metrics") == 0 && strcmp(m, "GET") == 0) {
+    metrics_get(d, req, reply);
   } else if (path_pod(path, name, sizeof name, &rest)) {
     if (!spec_is_dns_label(name)) {
       http_reply_error(reply, 400, NULL, "`%s` is not a pod name (a DNS label)", name);
@@ -282,6 +287,8 @@ routes_handle(void *userdata, const struct http_request *req, struct http_reply 
       unsigned n = execute_restart(d, p);
       reply->status = 202;
       reply->json = json_pack("{s:s,s:i}", "pod", name, "containers", (int)n);
+    } else if (strcmp(rest, "/logs") == 0 && strcmp(m, "GET") == 0) {
+      logs_get(d, name, req, reply);
     } else {
       http_reply_error(reply, 405, NULL, "%s %s is not supported", m, path);
     }

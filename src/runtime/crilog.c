@@ -1,8 +1,10 @@
 /* CRI log writer with in-writer rotation (name, name.1, ... name.N-1). */
 #include "runtime/crilog.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +13,7 @@
 #include <unistd.h>
 
 #include "util/cleanup.h"
+#include "util/fileio.h"
 
 struct cri_log {
   char *path;
@@ -54,6 +57,13 @@ int
 cri_log_open(const char *path, uint64_t max_bytes, unsigned max_files, struct cri_log **ret,
              tank_error **err)
 {
+  /* tankd keeps logs under $DATA/logs/<pod>/: the writer makes its directory. */
+  _cleanup_free_ char *dir_copy = strdup(path);
+  if (dir_copy == NULL)
+    return tank_error_set(err, ENOMEM, "log");
+  int m = mkdir_parents(dirname(dir_copy), 0700);
+  if (m < 0)
+    return tank_error_set(err, -m, "log directory of `%s`", path);
   struct cri_log *log = calloc(1, sizeof *log);
   if (log == NULL || (log->path = strdup(path)) == NULL) {
     free(log);
@@ -164,4 +174,120 @@ cri_log_close(struct cri_log *log)
   free(log->path);
   free(log);
   return NULL;
+}
+
+/* ---- the set of files of one log, and the previous run's ---------------------- */
+
+static int
+cmp_unsigned(const void *a, const void *b)
+{
+  unsigned x = *(const unsigned *)a, y = *(const unsigned *)b;
+  return x < y ? -1 : x > y;
+}
+
+int
+cri_log_list_rotated(int dir_fd, const char *base, unsigned **ret, size_t *ret_n, tank_error **err)
+{
+  int fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0)
+    return tank_error_set(err, errno, "open log directory");
+  DIR *d = fdopendir(fd);
+  if (d == NULL) {
+    close(fd);
+    return tank_error_set(err, errno, "read log directory");
+  }
+  size_t blen = strlen(base), n = 0, cap = 0;
+  unsigned *v = NULL;
+  struct dirent *de;
+  while ((de = readdir(d))) {
+    const char *name = de->d_name;
+    if (strncmp(name, base, blen) != 0 || name[blen] != '.' || name[blen + 1] < '1'
+        || name[blen + 1] > '9')
+      continue;
+    char *end;
+    unsigned long i = strtoul(name + blen + 1, &end, 10);
+    if (*end || i > 100000)
+      continue;
+    if (n == cap) {
+      cap = cap ? cap * 2 : 8;
+      unsigned *nv = realloc(v, cap * sizeof *v);
+      if (nv == NULL) {
+        free(v);
+        closedir(d);
+        return tank_error_set(err, ENOMEM, "log files");
+      }
+      v = nv;
+    }
+    v[n++] = (unsigned)i;
+  }
+  closedir(d);
+  if (n)
+    qsort(v, n, sizeof *v, cmp_unsigned);
+  *ret = v;
+  *ret_n = n;
+  return 0;
+}
+
+char *
+crilog_previous_path(const char *path)
+{
+  size_t len = strlen(path);
+  char *out = NULL;
+  if (len > 4 && strcmp(path + len - 4, ".log") == 0) {
+    if (asprintf(&out, "%.*s.previous.log", (int)(len - 4), path) < 0)
+      return NULL;
+  } else if (asprintf(&out, "%s.previous", path) < 0) {
+    return NULL;
+  }
+  return out;
+}
+
+int
+crilog_retire(const char *path, tank_error **err)
+{
+  _cleanup_free_ char *prev = crilog_previous_path(path);
+  _cleanup_free_ char *dir_copy = strdup(path), *base_copy = strdup(path);
+  if (prev == NULL || dir_copy == NULL || base_copy == NULL)
+    return tank_error_set(err, ENOMEM, "retire log");
+  const char *dir = dirname(dir_copy), *base = basename(base_copy);
+  _cleanup_free_ char *prev_copy = strdup(prev);
+  if (prev_copy == NULL)
+    return tank_error_set(err, ENOMEM, "retire log");
+  const char *prev_base = basename(prev_copy);
+
+  _cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0)
+    return errno == ENOENT ? 0 : tank_error_set(err, errno, "open log directory `%s`", dir);
+  struct stat st;
+  if (fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0)
+    return errno == ENOENT ? 0 : tank_error_set(err, errno, "stat log `%s`", path);
+
+  /* Drop the old previous set, whatever its number of files. */
+  _cleanup_free_ unsigned *idx = NULL;
+  size_t n = 0;
+  int r = cri_log_list_rotated(dfd, prev_base, &idx, &n, err);
+  if (r < 0)
+    return tank_error_wrap(err, "retire log `%s`", path);
+  char from[4096], to[4096];
+  for (size_t i = 0; i < n; i++) {
+    snprintf(to, sizeof to, "%s.%u", prev_base, idx[i]);
+    if (unlinkat(dfd, to, 0) < 0 && errno != ENOENT)
+      return tank_error_set(err, errno, "remove old log `%s/%s`", dir, to);
+  }
+  if (unlinkat(dfd, prev_base, 0) < 0 && errno != ENOENT)
+    return tank_error_set(err, errno, "remove old log `%s`", prev);
+
+  free(idx);
+  idx = NULL;
+  if ((r = cri_log_list_rotated(dfd, base, &idx, &n, err)) < 0)
+    return tank_error_wrap(err, "retire log `%s`", path);
+  for (size_t i = 0; i < n; i++) {
+    snprintf(from, sizeof from, "%s.%u", base, idx[i]);
+    snprintf(to, sizeof to, "%s.%u", prev_base, idx[i]);
+    if (renameat(dfd, from, dfd, to) < 0 && errno != ENOENT)
+      return tank_error_set(err, errno, "retire log `%s/%s`", dir, from);
+  }
+  if (renameat(dfd, base, dfd, prev_base) < 0)
+    return tank_error_set(err, errno, "retire log `%s`", path);
+  return 0;
 }
