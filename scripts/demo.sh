@@ -45,8 +45,8 @@ for _ in $(seq 200); do
 done
 build/tank ls
 sleep 3
-echo "== its logs"
-if build/tank logs --help >/dev/null 2>&1; then build/tank logs hello; else cat "$work/data/logs/hello/main.log"; fi
+echo "== tank logs --tail 5 hello"
+build/tank logs --tail 5 hello
 echo "== tank delete --wait hello"
 build/tank delete --wait hello
 build/tank ls

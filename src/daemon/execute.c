@@ -221,6 +221,7 @@ struct tjob {
   struct machine_run_record rec;
   struct spec_pod *limits_pod; /* check: containers whose limits are re-applied */
   size_t n_limits;
+  size_t n_repaired; /* check: containers whose limits had drifted */
   /* results */
   int r;
   tank_error *err;
@@ -273,7 +274,8 @@ tjob_run(struct job *job)
       /* A limit changed by hand is put back: the spec's limits are re-applied. */
       for (size_t i = 0; i < j->n_limits; i++) {
         tank_error *e = NULL;
-        machine_update_limits(m, j->pod_name, &j->limits_pod->containers[i], &e);
+        if (machine_check_limits(m, j->pod_name, &j->limits_pod->containers[i], &e) > 0)
+          j->n_repaired++;
         tank_error_free(e);
       }
       break;
@@ -566,6 +568,8 @@ tjob_done(struct job *job)
       break;
     case JOB_SANDBOX_CHECK:
       p->checking = false;
+      if (j->n_repaired)
+        tankd_log(d, LOG_WARN_LEVEL, "pod %s: cgroup limits changed by hand; put back", p->name);
       if (j->r == 0 && p->obs.sandbox_present && !p->obs.sandbox_busy) {
         tankd_log(d, LOG_WARN_LEVEL, "pod %s: the sandbox drifted from its spec; repairing",
                   p->name);

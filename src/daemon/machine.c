@@ -245,6 +245,8 @@ machine_sandbox_check(const struct machine *m, const struct spec_pod *pod, tank_
 {
   if (!sandbox_exists(m->run_dir, pod->name))
     return 0;
+  if (pod->network.mode != SPEC_NET_NICS)
+    return 1; /* loopback only (or the host's): nothing configured to drift */
   struct net_drift drift = { 0 };
   int r = sandbox_check_pod(&m->sandbox, pod, &drift, err);
   if (r < 0)
@@ -532,6 +534,33 @@ machine_update_limits(const struct machine *m, const char *pod, const struct spe
   int r = cgroup_create(m->cgroup_fs, path, CGROUP_VERSION_AUTO, &l, &cg, err);
   cgroup_free(cg);
   return r;
+}
+
+int
+machine_check_limits(const struct machine *m, const char *pod, const struct spec_container *c,
+                     tank_error **err)
+{
+  char path[4096];
+  snprintf(path, sizeof path, "%s/%s/%s", m->cgroup_root, pod, c->name);
+  struct tank_cgroup *cg = NULL;
+  int r = cgroup_open(m->cgroup_fs, path, CGROUP_VERSION_AUTO, &cg, err);
+  if (r < 0)
+    return r;
+  struct cgroup_stats st;
+  r = cgroup_read_stats(cg, &st, err);
+  cgroup_free(cg);
+  if (r < 0)
+    return r;
+  const struct spec_limits *l = &c->limits;
+  /* The kernel keeps memory limits in whole pages. */
+  uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+  bool same = st.memory_limit_bytes / page == l->memory_bytes / page && st.pids_limit == l->pids
+              && st.cpu_quota_us == l->cpu_quota_us
+              && (l->cpu_quota_us == 0 || st.cpu_period_us == l->cpu_period_us);
+  if (same)
+    return 0;
+  r = machine_update_limits(m, pod, c, err);
+  return r < 0 ? r : 1;
 }
 
 /* ---- adoption ------------------------------------------------------------------ */

@@ -85,6 +85,11 @@ void machine_container_remove(const struct machine *m, const char *pod, const ch
 int machine_update_limits(const struct machine *m, const char *pod, const struct spec_container *c,
                           tank_error **err);
 
+/* Compares the container cgroup's limits with the spec's and puts back any
+ * that differ: 1 when something was repaired, 0 when all matched. */
+int machine_check_limits(const struct machine *m, const char *pod, const struct spec_container *c,
+                         tank_error **err);
+
 /* Adoption: what the previous tankd left under $RUN/pods. */
 struct machine_found_container {
   char *name;
