@@ -89,3 +89,13 @@ int cgroup_destroy(struct tank_cgroup *cg, tank_error **err);
 struct tank_cgroup *cgroup_free(struct tank_cgroup *cg);
 void cgroup_freep(struct tank_cgroup **cg);
 #define _cleanup_cgroup_ __attribute__((cleanup(cgroup_freep)))
+
+#define CGROUP_MAX_HIERARCHIES 16
+
+/* Opens (write-only) the cgroup.procs file of every cgroup `target` is in, on
+ * every mounted hierarchy (v1 controllers, named ones, the unified one), as
+ * seen from our cgroup and mount namespaces. A process that writes "0" to each
+ * joins exactly the cgroups of target: how an exec'd process joins its
+ * container's cgroup without knowing which driver made it. */
+int cgroup_open_procs_of(pid_t target, int ret_fds[static CGROUP_MAX_HIERARCHIES], size_t *ret_n,
+                         tank_error **err);

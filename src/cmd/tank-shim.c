@@ -10,16 +10,22 @@
 #include <unistd.h>
 
 #include "runtime/config.h"
+#include "runtime/exec.h"
 #include "runtime/shim.h"
 
 static void
 usage(FILE *f)
 {
-  fprintf(f, "Usage: tank-shim [--foreground] CONFIG.json\n\n"
+  fprintf(f, "Usage: tank-shim [--foreground] CONFIG.json\n"
+             "       tank-shim exec CONFIG.json REQUEST.json-text   (session on fd 3)\n"
+             "       tank-shim attach CONFIG.json                   (session on fd 3)\n\n"
              "Creates and supervises one container described by a Tank container config\n"
              "(docs/container-config.md). Without --foreground it detaches, prints the\n"
              "container's pid once it runs (exit 0) or the stage-tagged error (exit 1).\n"
-             "With --foreground it stays attached and exits as the container did.\n");
+             "With --foreground it stays attached and exits as the container did.\n\n"
+             "exec and attach are the helpers tankd hands an upgraded API connection to\n"
+             "(fd 3): exec runs a command in the running container of CONFIG.json,\n"
+             "attach reaches its PTY (docs/exec.md).\n");
 }
 
 /* The caller waits for the shim's first word: "ok PID" or "err MESSAGE". */
@@ -79,9 +85,39 @@ detach_and_run(struct container_config *c)
   return 1;
 }
 
+/* tank-shim exec|attach CONFIG [REQUEST]: the session's connection is fd 3. */
+static int
+session_main(int argc, char **argv)
+{
+  bool is_exec = strcmp(argv[1], "exec") == 0;
+  if (argc != (is_exec ? 4 : 3)) {
+    usage(stderr);
+    return 2;
+  }
+  syscall(SYS_close_range, 4, ~0U, 0);
+  if (fcntl(3, F_GETFD) < 0) {
+    fprintf(stderr, "tank-shim %s: fd 3 is not the session's connection\n", argv[1]);
+    return 2;
+  }
+  if (!is_exec)
+    return attach_session(argv[2], 3);
+  struct exec_request req;
+  tank_error *err = NULL;
+  if (exec_request_parse(argv[3], strlen(argv[3]), &req, &err) < 0) {
+    fprintf(stderr, "tank-shim exec: %s\n", err->msg);
+    tank_error_free(err);
+    return 2;
+  }
+  int r = exec_session(argv[2], &req, 3);
+  exec_request_clear(&req);
+  return r;
+}
+
 int
 main(int argc, char **argv)
 {
+  if (argc > 1 && (strcmp(argv[1], "exec") == 0 || strcmp(argv[1], "attach") == 0))
+    return session_main(argc, argv);
   bool foreground = false;
   const char *path = NULL;
   for (int i = 1; i < argc; i++) {

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "util/cleanup.h"
+#include "util/fileio.h"
 #include "util/strv.h"
 
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -94,6 +95,32 @@ out:
   return 0;
 }
 
+int
+image_process_load(const struct container_config *c, struct image_process *img, bool *has,
+                   tank_error **err)
+{
+  *has = false;
+  _cleanup_free_ char *buf = NULL;
+  size_t len = 0;
+  if (c->image_config_path) {
+    int r = read_file_limited(c->image_config_path, CONFIG_MAX_BYTES, &buf, &len, err);
+    if (r < 0)
+      return r;
+  } else if (c->image_config_json) {
+    buf = strdup(c->image_config_json);
+    if (buf == NULL)
+      return tank_error_set(err, ENOMEM, "image config");
+    len = strlen(buf);
+  } else {
+    return 0;
+  }
+  int r = image_process_parse(buf, len, img, err);
+  if (r < 0)
+    return r;
+  *has = true;
+  return 0;
+}
+
 void
 image_process_clear(struct image_process *p)
 {
@@ -143,6 +170,12 @@ env_set(char ***env, size_t *n, const char *entry)
       return 0;
     }
   return append(env, n, entry);
+}
+
+int
+process_plan_env_set(struct process_plan *p, const char *entry)
+{
+  return env_set(&p->env, &p->n_env, entry);
 }
 
 int

@@ -33,6 +33,10 @@ struct process_plan {
 /* Parses an OCI image config (the document with a "config" object). */
 int image_process_parse(const char *json, size_t len, struct image_process *ret, tank_error **err);
 void image_process_clear(struct image_process *p);
+/* The image config a container config names (a file or inline); *has is false
+ * when it names none. */
+int image_process_load(const struct container_config *c, struct image_process *img, bool *has,
+                       tank_error **err);
 
 /* Merges: img may be NULL (no image config). hostname, when non-NULL, becomes
  * HOSTNAME unless set; PATH gets the usual default unless set. */
@@ -40,5 +44,7 @@ int process_merge(const struct container_config *c, const struct image_process *
                   const char *hostname, struct process_plan *ret, tank_error **err);
 void process_plan_clear(struct process_plan *p);
 
+/* Sets or replaces "NAME=value" in the plan's env. */
+int process_plan_env_set(struct process_plan *p, const char *entry);
 /* Sets NAME=value in the plan's env when NAME is not there yet. */
 int process_plan_env_default(struct process_plan *p, const char *name, const char *value);

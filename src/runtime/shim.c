@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -23,6 +24,7 @@
 
 #include "cgroup/cgroup.h"
 #include "runtime/crilog.h"
+#include "runtime/frame.h"
 #include "runtime/process.h"
 #include "runtime/spawn.h"
 #include "runtime/stage.h"
@@ -42,6 +44,7 @@ struct shim {
   int out_fd, err_fd; /* pipes, or out_fd = PTY master in tty mode */
   int sig_fd, timer_fd, listen_fd;
   int clients[SHIM_MAX_ATTACH];
+  struct frame_buf client_in[SHIM_MAX_ATTACH]; /* a partial frame from each client */
   int stop_signal;
   bool stopping, exited;
   int status_code, status_signal;
@@ -118,31 +121,6 @@ write_exit(struct shim *s, const struct cgroup_stats *st, bool have_stats)
   state_write_json(s->c->state_dir, "exit.json", doc, &e);
   tank_error_free(e);
   json_decref(doc);
-}
-
-static int
-load_image(const struct container_config *c, struct image_process *img, bool *has, tank_error **err)
-{
-  *has = false;
-  _cleanup_free_ char *buf = NULL;
-  size_t len = 0;
-  if (c->image_config_path) {
-    int r = read_file_limited(c->image_config_path, CONFIG_MAX_BYTES, &buf, &len, err);
-    if (r < 0)
-      return r;
-  } else if (c->image_config_json) {
-    buf = strdup(c->image_config_json);
-    if (buf == NULL)
-      return tank_error_set(err, ENOMEM, "image config");
-    len = strlen(buf);
-  } else {
-    return 0;
-  }
-  int r = image_process_parse(buf, len, img, err);
-  if (r < 0)
-    return r;
-  *has = true;
-  return 0;
 }
 
 static int
@@ -228,7 +206,7 @@ start(struct shim *s, tank_error **err)
   struct image_process img = { 0 };
   bool has_img = false;
   int r;
-  if ((r = load_image(c, &img, &has_img, err)) < 0)
+  if ((r = image_process_load(c, &img, &has_img, err)) < 0)
     return tank_error_wrap(err, "stage=image_config errno=%s", errno_name(-r));
   s->stop_signal = c->stop_signal ? c->stop_signal : img.stop_signal ? img.stop_signal : SIGTERM;
   struct process_plan plan = { 0 };
@@ -261,16 +239,28 @@ start(struct shim *s, tank_error **err)
 }
 
 static void
-broadcast(struct shim *s, const char *buf, size_t len)
+drop_client(struct shim *s, int i)
 {
+  close(s->clients[i]);
+  s->clients[i] = -1;
+  frame_buf_clear(&s->client_in[i]);
+}
+
+/* Attach clients speak frames (runtime/frame.h): output goes out as one frame
+ * per chunk, to every client at once. */
+static void
+broadcast(struct shim *s, enum frame_type type, const void *buf, size_t len)
+{
+  uint8_t h[FRAME_HEADER_SIZE];
+  frame_header(type, (uint32_t)len, h);
+  struct iovec iov[2] = { { h, sizeof h }, { (void *)buf, len } };
+  struct msghdr msg = { .msg_iov = iov, .msg_iovlen = 2 };
   for (int i = 0; i < SHIM_MAX_ATTACH; i++) {
     if (s->clients[i] < 0)
       continue;
-    ssize_t w = send(s->clients[i], buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
-    if (w < 0 || (size_t)w != len) { /* a slow reader is dropped, never waited for */
-      close(s->clients[i]);
-      s->clients[i] = -1;
-    }
+    ssize_t w = sendmsg(s->clients[i], &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (w < 0 || (size_t)w != sizeof h + len) /* a slow reader is dropped, never waited for */
+      drop_client(s, i);
   }
 }
 
@@ -293,7 +283,7 @@ pump(struct shim *s, int *fd, enum cri_stream stream)
   tank_error *e = NULL;
   cri_log_write(s->log, stream, buf, (size_t)n, &e);
   tank_error_free(e);
-  broadcast(s, buf, (size_t)n);
+  broadcast(s, stream == CRI_STDERR ? FRAME_STDERR : FRAME_STDOUT, buf, (size_t)n);
   return true;
 }
 
@@ -347,25 +337,65 @@ accept_client(struct shim *s)
       s->clients[i] = fd;
       return;
     }
-  close(fd); /* full: refuse */
+  /* full: refuse, saying why */
+  char msg[80];
+  int n = snprintf(msg, sizeof msg, "%d clients are attached already", SHIM_MAX_ATTACH);
+  struct frame_buf b = { 0 };
+  frame_buf_put(&b, FRAME_ERROR, msg, (size_t)n);
+  ssize_t w = send(fd, b.data, b.len, MSG_NOSIGNAL | MSG_DONTWAIT);
+  (void)w;
+  frame_buf_clear(&b);
+  close(fd);
 }
 
 static void
 client_input(struct shim *s, int i)
 {
-  char buf[4096];
+  uint8_t buf[4096];
   ssize_t n = recv(s->clients[i], buf, sizeof buf, MSG_DONTWAIT);
   if (n < 0 && (errno == EAGAIN || errno == EINTR))
     return;
-  if (n <= 0) {
-    close(s->clients[i]);
-    s->clients[i] = -1;
+  if (n <= 0 || s->client_in[i].len + (size_t)n > 2 * (FRAME_HEADER_SIZE + FRAME_MAX_PAYLOAD)) {
+    drop_client(s, i);
     return;
   }
-  if (s->c->tty && s->out_fd >= 0) {
-    ssize_t w = write(s->out_fd, buf, (size_t)n);
-    (void)w;
+  struct frame_buf *in = &s->client_in[i];
+  frame_buf_append(in, buf, (size_t)n);
+  size_t off = 0;
+  for (;;) {
+    struct frame f;
+    ssize_t k = frame_parse(in->data + off, in->len - off, &f);
+    if (k == 0)
+      break;
+    if (k < 0) {
+      drop_client(s, i);
+      return;
+    }
+    off += (size_t)k;
+    if (!s->c->tty || s->out_fd < 0)
+      continue; /* without a PTY there is nowhere for input to go */
+    if (f.type == FRAME_STDIN) {
+      ssize_t w = write(s->out_fd, f.data, f.len);
+      (void)w;
+    } else if (f.type == FRAME_RESIZE) {
+      struct winsize ws = { 0 };
+      frame_resize_decode(&f, &ws.ws_row, &ws.ws_col);
+      ioctl(s->out_fd, TIOCSWINSZ, &ws);
+    }
   }
+  frame_buf_consume(in, off);
+}
+
+/* The last frame every attached client gets: how the container ended. */
+static void
+broadcast_exit(struct shim *s)
+{
+  uint8_t ex[8];
+  frame_exit_encode(s->status_code, s->status_signal, ex);
+  broadcast(s, FRAME_EXIT, ex, sizeof ex);
+  for (int i = 0; i < SHIM_MAX_ATTACH; i++)
+    if (s->clients[i] >= 0)
+      drop_client(s, i);
 }
 
 static void
@@ -535,6 +565,7 @@ shim_run(struct container_config *c, int ready_fd)
       waitid((idtype_t)P_PIDFD, (id_t)s.pidfd, &si, WEXITED | WNOWAIT);
       reap(&s);
     }
+    broadcast_exit(&s);
     struct cgroup_stats st;
     bool have;
     teardown(&s, &st, &have);
@@ -550,7 +581,7 @@ shim_run(struct container_config *c, int ready_fd)
   }
   for (int i = 0; i < SHIM_MAX_ATTACH; i++)
     if (s.clients[i] >= 0)
-      close(s.clients[i]);
+      drop_client(&s, i);
   int fds[] = { s.pidfd, s.out_fd, s.err_fd, s.sig_fd, s.timer_fd };
   for (size_t i = 0; i < ARRAY_SIZE(fds); i++)
     if (fds[i] >= 0)

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "runtime/inroot.h"
+#include "runtime/procsetup.h"
 #include "runtime/rootfs.h"
 #include "runtime/security.h"
 #include "runtime/stage.h"
@@ -121,93 +122,6 @@ unshare_cgroupns(struct child_ctx *ctx, tank_error **err)
   return 0;
 }
 
-static int
-read_in_root(const char *path, char **ret, tank_error **err)
-{
-  _cleanup_close_ int fd = -EBADF;
-  tank_error *e = NULL;
-  if (inroot_open(AT_FDCWD, path, O_RDONLY, 0, &fd, &e) < 0) {
-    int en = e->errnum;
-    tank_error_free(e);
-    if (en == ENOENT) {
-      *ret = NULL;
-      return 0;
-    }
-    return tank_error_set(err, en, "open `%s`", path);
-  }
-  int r = read_fd_limited(fd, USER_MAX_FILE, ret, NULL, err);
-  if (r < 0)
-    return tank_error_wrap(err, "read `%s`", path);
-  return 0;
-}
-
-static int
-resolve_user(const char *spec, struct user_ids *ids, tank_error **err)
-{
-  /* After pivot_root "/" is the container's root: these are the image's own files. */
-  _cleanup_free_ char *passwd = NULL, *group = NULL;
-  int r;
-  if ((r = read_in_root("/etc/passwd", &passwd, err)) < 0
-      || (r = read_in_root("/etc/group", &group, err)) < 0)
-    return r;
-  return user_resolve(spec, passwd, group, ids, err);
-}
-
-static int
-enter_cwd(const char *cwd, tank_error **err)
-{
-  _cleanup_close_ int fd = -EBADF;
-  int r = inroot_mkdir_p(AT_FDCWD, cwd, 0755, &fd, err);
-  if (r < 0)
-    return r;
-  if (fchdir(fd) < 0)
-    return tank_error_set(err, errno, "chdir `%s`", cwd);
-  return 0;
-}
-
-static int
-reset_signals(tank_error **err)
-{
-  sigset_t all;
-  sigemptyset(&all);
-  for (int s = 1; s < NSIG; s++)
-    if (s != SIGKILL && s != SIGSTOP)
-      signal(s, SIG_DFL);
-  if (sigprocmask(SIG_SETMASK, &all, NULL) < 0)
-    return tank_error_set(err, errno, "reset the signal mask");
-  return 0;
-}
-
-/* execvpe with the container's PATH, not the shim's. */
-static int
-exec_plan(const struct process_plan *plan, tank_error **err)
-{
-  const char *file = plan->argv[0];
-  if (strchr(file, '/')) {
-    execve(file, plan->argv, plan->env);
-    return tank_error_set(err, errno, "exec `%s`", file);
-  }
-  const char *path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-  for (size_t i = 0; i < plan->n_env; i++)
-    if (strncmp(plan->env[i], "PATH=", 5) == 0)
-      path = plan->env[i] + 5;
-  int saved = ENOENT;
-  char buf[4096];
-  for (const char *p = path;; p++) {
-    const char *end = strchrnul(p, ':');
-    int n = snprintf(buf, sizeof buf, "%.*s%s%s", (int)(end - p), p, end == p ? "" : "/", file);
-    if (n > 0 && (size_t)n < sizeof buf) {
-      execve(buf, plan->argv, plan->env);
-      if (errno != ENOENT && errno != ENOTDIR)
-        saved = errno;
-    }
-    if (*end == '\0')
-      break;
-    p = end;
-  }
-  return tank_error_set(err, saved, "exec `%s` (searched PATH=%s)", file, path);
-}
-
 /* init: true -- a reaper as PID 1 that forwards signals to the workload,
  * reaps every orphan, and exits as the workload did. */
 static _Noreturn void
@@ -230,8 +144,8 @@ run_reaper(struct child_ctx *ctx)
     while (read(gate[0], &b, 1) < 0 && errno == EINTR)
       ;
     close(gate[0]);
-    STEP("reset_signals", reset_signals(err));
-    STEP("exec", exec_plan(ctx->plan, err));
+    STEP("reset_signals", procsetup_reset_signals(err));
+    STEP("exec", procsetup_exec(ctx->plan, err));
     _exit(127);
   }
   syscall(SYS_close_range, 3, ~0U, 0);
@@ -277,25 +191,16 @@ child_main(void *arg)
   STEP("pivot_root", rootfs_pivot(root_fd, err));
   close(root_fd);
   umask(022);
-  struct user_ids ids;
-  STEP("user", resolve_user(ctx->plan->user, &ids, err));
-  STEP("cwd", enter_cwd(ctx->plan->cwd, err));
-  if (process_plan_env_default((struct process_plan *)ctx->plan, "HOME", ids.home) < 0)
-    STEP("env", tank_error_set(err, ENOMEM, "HOME"));
-  /* Nothing of the shim's may reach the workload: only 0-2 survive exec. */
-  STEP("close_fds", syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC) < 0
-                        ? tank_error_set(err, errno, "close_range")
-                        : 0);
-  if (c->no_new_privileges)
-    STEP("no_new_privs", security_no_new_privs(err));
-  if (c->seccomp)
-    STEP("seccomp", security_seccomp_load(err));
-  STEP("capabilities",
-       security_switch_user(&ids, c->default_caps ? SECURITY_DEFAULT_CAPS : 0, err));
+  const char *stage = NULL;
+  tank_error *enter_err = NULL;
+  if (procsetup_enter(c, (struct process_plan *)ctx->plan, /* create_cwd= */ true, &stage,
+                      &enter_err)
+      < 0)
+    child_fail(ctx, stage, enter_err);
   if (c->init)
     run_reaper(ctx);
-  STEP("reset_signals", reset_signals(err));
-  STEP("exec", exec_plan(ctx->plan, err));
+  STEP("reset_signals", procsetup_reset_signals(err));
+  STEP("exec", procsetup_exec(ctx->plan, err));
   _exit(127);
 }
 
