@@ -156,18 +156,21 @@ wait_exit() {
   shim_config '.process = {command: ["sh", "-c", "[ -t 0 ] && [ -t 1 ] && echo is-a-tty; echo $TERM; read line; echo got:$line"], tty: true}'
   start_detached
   run timeout 10 python3 -c '
-import socket, sys, time
+import socket, struct, sys
 s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 s.connect(sys.argv[1])
-s.sendall(b"hello\n")
+s.sendall(bytes([0]) + struct.pack(">I", 6) + b"hello\n")  # a STDIN frame
 buf = b""
 s.settimeout(5)
-while b"got:hello" not in buf:
+while True:
     d = s.recv(4096)
     if not d: break
     buf += d
 print(buf.decode(errors="replace"))
+# the last frame is EXIT: code 0, no signal
+sys.exit(0 if buf.endswith(bytes([5]) + struct.pack(">Iii", 8, 0, 0)) else 1)
 ' "$T/state/attach"
+  [ "$status" -eq 0 ]
   [[ "$output" == *"got:hello"* ]]
   wait_exit
   ctr_log | grep -q 'is-a-tty'
