@@ -24,7 +24,8 @@
 
 struct http_server {
   struct MHD_Daemon *mhd;
-  struct http_stream *streams; /* open streams, to end them at shutdown */
+  struct http_stream *streams;   /* open streams, to end them at shutdown */
+  struct http_upgrade *upgrades; /* upgraded connections not closed yet */
   sd_event_source *io, *timer;
   http_handler handler;
   void *userdata;
@@ -43,12 +44,32 @@ struct http_stream {
   void *userdata;
 };
 
+/* What an upgrade reply carries until the 101 is sent. */
+struct http_upgrade_ctx {
+  struct http_server *server;
+  char *protocol;
+  http_upgrade_fn on_upgraded;
+  void (*drop)(void *userdata);
+  void (*on_server_close)(void *userdata);
+  void *userdata;
+  bool started; /* on_upgraded ran: the http_upgrade owns userdata now */
+};
+
+struct http_upgrade {
+  struct http_server *server;
+  struct MHD_UpgradeResponseHandle *urh;
+  void (*on_server_close)(void *userdata);
+  void *userdata;
+  struct http_upgrade *next;
+};
+
 /* Per-request state while the body arrives. */
 struct pending {
   char *body;
   size_t len, cap;
   bool too_big;
   bool answered;
+  struct http_upgrade_ctx *upgrade; /* freed with the request unless it started */
 };
 
 static void
@@ -219,6 +240,89 @@ http_stream_on_drain(struct http_stream *st, void (*on_drain)(void *userdata))
   st->on_drain = on_drain;
 }
 
+/* ---- upgraded connections ------------------------------------------------------ */
+
+static void
+upgrade_ctx_free(struct http_upgrade_ctx *ctx)
+{
+  if (ctx == NULL)
+    return;
+  if (!ctx->started && ctx->drop)
+    ctx->drop(ctx->userdata);
+  free(ctx->protocol);
+  free(ctx);
+}
+
+void
+http_reply_upgrade(struct http_reply *reply, const char *protocol, http_upgrade_fn on_upgraded,
+                   void (*drop)(void *userdata), void (*on_server_close)(void *userdata),
+                   void *userdata)
+{
+  struct http_upgrade_ctx *ctx = calloc(1, sizeof *ctx);
+  if (ctx == NULL || (ctx->protocol = strdup(protocol)) == NULL)
+    abort();
+  ctx->on_upgraded = on_upgraded;
+  ctx->drop = drop;
+  ctx->on_server_close = on_server_close;
+  ctx->userdata = userdata;
+  json_decref(reply->json);
+  reply->json = NULL;
+  reply->status = 101;
+  reply->upgrade = ctx;
+}
+
+bool
+http_request_wants_upgrade(const struct http_request *req, const char *protocol)
+{
+  const char *conn = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "Connection");
+  const char *up = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "Upgrade");
+  return conn && up && strcasestr(conn, "upgrade") && strcasecmp(up, protocol) == 0;
+}
+
+/* MHD has sent the 101: the socket is ours (and stays MHD's to close). */
+static void
+on_upgrade(void *cls, struct MHD_Connection *conn, void *con_cls, const char *extra_in,
+           size_t extra_in_size, MHD_socket sock, struct MHD_UpgradeResponseHandle *urh)
+{
+  struct http_upgrade_ctx *ctx = cls;
+  struct http_upgrade *up = calloc(1, sizeof *up);
+  if (up == NULL)
+    abort();
+  up->server = ctx->server;
+  up->urh = urh;
+  up->on_server_close = ctx->on_server_close;
+  up->userdata = ctx->userdata;
+  up->next = ctx->server->upgrades;
+  ctx->server->upgrades = up;
+  ctx->started = true;
+  if (extra_in_size > 0) {
+    /* The client spoke before reading our 101: a broken client. Nothing it
+     * sent can be handed on, so it gets no session. */
+    if (ctx->drop)
+      ctx->drop(ctx->userdata);
+    up->on_server_close = NULL;
+    http_upgrade_close(up);
+    return;
+  }
+  ctx->on_upgraded(ctx->userdata, sock, up);
+}
+
+void
+http_upgrade_close(struct http_upgrade *up)
+{
+  if (up == NULL)
+    return;
+  struct http_server *s = up->server;
+  for (struct http_upgrade **pp = &s->upgrades; *pp; pp = &(*pp)->next)
+    if (*pp == up) {
+      *pp = up->next;
+      break;
+    }
+  MHD_upgrade_action(up->urh, MHD_UPGRADE_ACTION_CLOSE);
+  free(up);
+  server_kick(s); /* MHD finishes the close on its next run */
+}
+
 /* ---- request handling ------------------------------------------------------- */
 
 static enum MHD_Result
@@ -226,6 +330,17 @@ send_reply(struct http_server *s, struct MHD_Connection *conn, struct http_reply
 {
   struct MHD_Response *resp;
   const char *type = reply->content_type;
+  if (reply->upgrade) {
+    reply->upgrade->server = s;
+    resp = MHD_create_response_for_upgrade(on_upgrade, reply->upgrade);
+    if (resp == NULL)
+      return MHD_NO;
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_UPGRADE, reply->upgrade->protocol);
+    MHD_add_response_header(resp, "Server", "tankd/" TANK_VERSION);
+    enum MHD_Result r = MHD_queue_response(conn, MHD_HTTP_SWITCHING_PROTOCOLS, resp);
+    MHD_destroy_response(resp);
+    return r;
+  }
   if (reply->stream) {
     reply->stream->conn = conn;
     reply->stream->server = s;
@@ -297,6 +412,7 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
     struct http_request req = { method, url, p->body ? p->body : "", p->len, conn, NULL };
     s->handler(s->userdata, &req, &reply);
   }
+  p->upgrade = reply.upgrade;
   return send_reply(s, conn, &reply);
 }
 
@@ -306,6 +422,7 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 {
   struct pending *p = *con_cls;
   if (p) {
+    upgrade_ctx_free(p->upgrade);
     free(p->body);
     free(p);
     *con_cls = NULL;
@@ -361,11 +478,11 @@ http_server_new(sd_event *event, int listen_fd, size_t max_body_bytes, http_hand
   s->handler = handler;
   s->userdata = userdata;
   s->max_body = max_body_bytes;
-  s->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME, 0, NULL, NULL, on_request, s,
-                            MHD_OPTION_LISTEN_SOCKET, listen_fd, MHD_OPTION_NOTIFY_COMPLETED,
-                            on_completed, s, MHD_OPTION_EXTERNAL_LOGGER, quiet_logger, NULL,
-                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)0, MHD_OPTION_CONNECTION_LIMIT,
-                            (unsigned)256, MHD_OPTION_END);
+  s->mhd = MHD_start_daemon(
+      MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_ALLOW_UPGRADE, 0, NULL, NULL, on_request, s,
+      MHD_OPTION_LISTEN_SOCKET, listen_fd, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+      MHD_OPTION_EXTERNAL_LOGGER, quiet_logger, NULL, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)0,
+      MHD_OPTION_CONNECTION_LIMIT, (unsigned)256, MHD_OPTION_END);
   if (s->mhd == NULL) {
     free(s);
     return tank_error_set(err, EIO, "start the HTTP server");
@@ -388,6 +505,15 @@ http_server_free(struct http_server *s)
 {
   if (s == NULL)
     return NULL;
+  /* Upgraded connections are handed back first: their owners hear of it. */
+  while (s->upgrades) {
+    struct http_upgrade *up = s->upgrades;
+    void (*cb)(void *) = up->on_server_close;
+    void *ud = up->userdata;
+    http_upgrade_close(up);
+    if (cb)
+      cb(ud);
+  }
   /* MHD refuses to stop with suspended connections: end every stream first. */
   for (struct http_stream *st = s->streams; st; st = st->next) {
     st->ended = true;

@@ -12,6 +12,7 @@
 
 struct http_server;
 struct http_stream;
+struct http_upgrade;
 
 struct http_request {
   const char *method; /* "GET", "PUT", ... */
@@ -27,10 +28,11 @@ const char *http_query(const struct http_request *req, const char *name);
 
 struct http_reply {
   unsigned status;
-  json_t *json;               /* owned; sent as application/json */
-  char *text;                 /* owned; sent as text/plain when json is NULL */
-  const char *content_type;   /* overrides the default for text */
-  struct http_stream *stream; /* set by http_reply_stream: the reply is a stream */
+  json_t *json;                     /* owned; sent as application/json */
+  char *text;                       /* owned; sent as text/plain when json is NULL */
+  const char *content_type;         /* overrides the default for text */
+  struct http_stream *stream;       /* set by http_reply_stream: the reply is a stream */
+  struct http_upgrade_ctx *upgrade; /* set by http_reply_upgrade */
 };
 
 typedef void (*http_handler)(void *userdata, const struct http_request *req,
@@ -61,6 +63,22 @@ size_t http_stream_queued(const struct http_stream *st);
  * next piece then, so a slow client slows the producer instead of growing the
  * queue. */
 void http_stream_on_drain(struct http_stream *st, void (*on_drain)(void *userdata));
+
+/* Upgraded connections (exec, attach): the reply becomes 101 Switching
+ * Protocols with `Upgrade: protocol`, and once it is sent on_upgraded runs
+ * with the connection's socket. The socket stays the server's: the handler
+ * may dup it (for a helper process) and must call http_upgrade_close when it
+ * is done with it. Should the connection go before the 101 is out,
+ * on_upgraded never runs and drop(userdata) does instead. At server shutdown,
+ * on_server_close(userdata) runs for every upgrade not closed yet, after which
+ * the handle is gone. */
+typedef void (*http_upgrade_fn)(void *userdata, int fd, struct http_upgrade *up);
+void http_reply_upgrade(struct http_reply *reply, const char *protocol, http_upgrade_fn on_upgraded,
+                        void (*drop)(void *userdata), void (*on_server_close)(void *userdata),
+                        void *userdata);
+void http_upgrade_close(struct http_upgrade *up);
+/* The request asks for `Connection: Upgrade` to protocol (case-insensitive). */
+bool http_request_wants_upgrade(const struct http_request *req, const char *protocol);
 
 /* Listening sockets. */
 int http_listen_unix(const char *path, unsigned mode, const char *group, int *ret_fd,

@@ -18,6 +18,8 @@ static const struct verb {
   { "events", verb_events, "follow changes to pods and their status" },
   { "logs", verb_logs, "print a container's output (-f to follow)" },
   { "stats", verb_stats, "CPU, memory, network, block I/O and pids of pods" },
+  { "exec", verb_exec, "run a command in a running pod's container (-it for a shell)" },
+  { "attach", verb_attach, "attach to the terminal of a tty: true container" },
   { "image", verb_image, "pull, list, inspect and remove images in the local cache" },
   { "validate", verb_validate, "check pod specs without a daemon; print their canonical form" },
   { "version", verb_version, "print the version of tank" },

@@ -13,3 +13,5 @@ int verb_events(int argc, char **argv);
 int verb_logs(int argc, char **argv);
 int verb_stats(int argc, char **argv);
 int verb_version(int argc, char **argv);
+int verb_exec(int argc, char **argv);
+int verb_attach(int argc, char **argv);

@@ -100,6 +100,9 @@ unsigned execute_restart(struct tankd *d, struct pod_rec *p);
 
 /* The API (routes.c). */
 void routes_handle(void *userdata, const struct http_request *req, struct http_reply *reply);
+/* POST /v1/pods/NAME/exec and /attach: upgraded sessions (sessions.c). */
+void api_session(struct tankd *d, struct pod_rec *p, const char *name, bool attach,
+                 const struct http_request *req, struct http_reply *reply);
 
 /* Logging, leveled, on stderr (the program logs; the library does not). */
 void tankd_log(const struct tankd *d, int level, const char *fmt, ...)

@@ -289,6 +289,9 @@ routes_handle(void *userdata, const struct http_request *req, struct http_reply 
       reply->json = json_pack("{s:s,s:i}", "pod", name, "containers", (int)n);
     } else if (strcmp(rest, "/logs") == 0 && strcmp(m, "GET") == 0) {
       logs_get(d, name, req, reply);
+    } else if ((strcmp(rest, "/exec") == 0 || strcmp(rest, "/attach") == 0)
+               && strcmp(m, "POST") == 0) {
+      api_session(d, p, name, /* attach= */ rest[1] == 'a', req, reply);
     } else {
       http_reply_error(reply, 405, NULL, "%s %s is not supported", m, path);
     }
