@@ -32,34 +32,55 @@ options_have_all(const char *opts, const char *want)
   return true;
 }
 
-/* The mount point of the hierarchy holding `controllers` ("" for the unified
- * one), with the mount's root so that a cgroup path can be made relative to it. */
-static int
-find_mount(const char *controllers, char *ret_mnt, size_t mnt_size, char *ret_root,
-           size_t root_size)
+/* The cgroup mounts of /proc/self/mountinfo, read once. */
+struct cg_mount {
+  char root[512], mnt[512];
+  char opts[256]; /* super options: the controllers; "" for cgroup2 */
+  bool v2;
+};
+
+static size_t
+read_mounts(struct cg_mount *out, size_t max)
 {
   _cleanup_fclose_ FILE *f = fopen("/proc/self/mountinfo", "re");
   if (f == NULL)
-    return -errno;
-  _cleanup_free_ char *line = NULL;
-  size_t cap = 0;
-  while (getline(&line, &cap, f) > 0) {
-    char root[4096], mnt[4096], fstype[64], opts[1024];
-    char *sep = strstr(line, " - ");
-    if (sep == NULL || sscanf(line, "%*s %*s %*s %4095s %4095s", root, mnt) != 2
-        || sscanf(sep + 3, "%63s %*s %1023s", fstype, opts) != 2)
-      continue;
-    bool match = controllers[0] == '\0'
-                     ? strcmp(fstype, "cgroup2") == 0
-                     : strcmp(fstype, "cgroup") == 0 && options_have_all(opts, controllers);
-    if (!match)
-      continue;
-    if (snprintf(ret_mnt, mnt_size, "%s", mnt) >= (int)mnt_size
-        || snprintf(ret_root, root_size, "%s", root) >= (int)root_size)
-      return -ENAMETOOLONG;
     return 0;
+  _cleanup_free_ char *line = NULL;
+  size_t cap = 0, n = 0;
+  while (n < max && getline(&line, &cap, f) > 0) {
+    char fstype[16];
+    char *sep = strstr(line, " - ");
+    struct cg_mount *m = &out[n];
+    if (sep == NULL || sscanf(sep + 3, "%15s %*s %255s", fstype, m->opts) != 2)
+      continue;
+    m->v2 = strcmp(fstype, "cgroup2") == 0;
+    if ((!m->v2 && strcmp(fstype, "cgroup") != 0)
+        || sscanf(line, "%*s %*s %*s %511s %511s", m->root, m->mnt) != 2)
+      continue;
+    n++;
   }
-  return -ENOENT;
+  return n;
+}
+
+/* The mount of the hierarchy holding `controllers` ("" for the unified one). */
+static const struct cg_mount *
+find_mount(const struct cg_mount *mounts, size_t n, const char *controllers)
+{
+  for (size_t i = 0; i < n; i++)
+    if (controllers[0] == '\0' ? mounts[i].v2
+                               : !mounts[i].v2 && options_have_all(mounts[i].opts, controllers))
+      return &mounts[i];
+  return NULL;
+}
+
+/* Whether we are in cgroup `path` of the hierarchy `controllers` already
+ * (then there is nothing to join: a migration is not free on v1). */
+static bool
+already_in(const char *self, const char *controllers, const char *path)
+{
+  char want[4700];
+  snprintf(want, sizeof want, ":%s:%s\n", controllers, path);
+  return strstr(self, want) != NULL;
 }
 
 int
@@ -71,6 +92,12 @@ cgroup_open_procs_of(pid_t target, int ret_fds[static CGROUP_MAX_HIERARCHIES], s
   _cleanup_fclose_ FILE *f = fopen(path, "re");
   if (f == NULL)
     return tank_error_set(err, errno, "open `%s`", path);
+  char self[8192] = "";
+  _cleanup_close_ int self_fd = open("/proc/self/cgroup", O_RDONLY | O_CLOEXEC);
+  ssize_t self_len = self_fd >= 0 ? read(self_fd, self, sizeof self - 1) : -1;
+  self[self_len > 0 ? self_len : 0] = '\0';
+  struct cg_mount mounts[2 * CGROUP_MAX_HIERARCHIES];
+  size_t n_mounts = read_mounts(mounts, ARRAY_SIZE(mounts));
   _cleanup_free_ char *line = NULL;
   size_t cap = 0, n = 0;
   int r = 0;
@@ -83,19 +110,21 @@ cgroup_open_procs_of(pid_t target, int ret_fds[static CGROUP_MAX_HIERARCHIES], s
       continue;
     *c2 = '\0';
     const char *controllers = c1 + 1, *cg = c2 + 1;
-    char mnt[4096], root[4096];
-    if (find_mount(controllers, mnt, sizeof mnt, root, sizeof root) < 0)
+    if (already_in(self, controllers, cg))
+      continue;
+    const struct cg_mount *m = find_mount(mounts, n_mounts, controllers);
+    if (m == NULL)
       continue; /* a hierarchy not mounted here: nothing to join */
-    size_t rlen = strcmp(root, "/") == 0 ? 0 : strlen(root);
-    if (rlen && (strncmp(cg, root, rlen) != 0 || (cg[rlen] != '/' && cg[rlen] != '\0')))
+    size_t rlen = strcmp(m->root, "/") == 0 ? 0 : strlen(m->root);
+    if (rlen && (strncmp(cg, m->root, rlen) != 0 || (cg[rlen] != '/' && cg[rlen] != '\0')))
       continue; /* outside what this mount shows */
     if (n == CGROUP_MAX_HIERARCHIES) {
       r = tank_error_set(err, E2BIG, "process %d is in more than %d cgroup hierarchies",
                          (int)target, CGROUP_MAX_HIERARCHIES);
       break;
     }
-    char procs[8400];
-    snprintf(procs, sizeof procs, "%s%s/cgroup.procs", mnt, cg + rlen);
+    char procs[4700];
+    snprintf(procs, sizeof procs, "%s%s/cgroup.procs", m->mnt, cg + rlen);
     int fd = open(procs, O_WRONLY | O_CLOEXEC);
     if (fd < 0) {
       r = tank_error_set(err, errno, "open `%s`", procs);

@@ -14,7 +14,6 @@
 #include "api/client.h"
 #include "api/session.h"
 #include "cmd/verbs.h"
-#include "runtime/exec.h"
 #include "util/cleanup.h"
 
 #define EXIT_TANK 125
