@@ -1,6 +1,7 @@
 /* tankd's REST API: /v1/pods, /v1/pods/{name}, /v1/pods/{name}/restart,
- * /v1/events, /v1/version. Specs are validated before anything is stored;
- * errors are JSON {"error", "details"} with the status code that fits. */
+ * /v1/pods/{name}/exec and /attach (sessions.c), /v1/events, /v1/version.
+ * Specs are validated before anything is stored; errors are JSON
+ * {"error", "details"} with the status code that fits. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
