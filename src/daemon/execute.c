@@ -863,7 +863,7 @@ execute_start(struct tankd *d, tank_error **err)
   if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
     return tank_error_set(err, errno, "PR_SET_CHILD_SUBREAPER");
   d->shim_path = find_helper("TANK_SHIM", "tank-shim", "/usr/libexec/tank/tank-shim");
-  d->tank_path = find_helper("TANK_CLI", "tank", "/usr/bin/tank");
+  d->tank_path = find_helper("TANK_CLI", "tank-cli", "/usr/libexec/tank/tank-cli");
   d->machine = (struct machine){
     .data_dir = d->cfg.data_dir,
     .run_dir = d->cfg.run_dir,

@@ -19,7 +19,7 @@ struct machine {
   const char *cgroup_fs;   /* /sys/fs/cgroup */
   const char *cgroup_root; /* "tank" */
   const char *shim_path;   /* the tank-shim binary */
-  const char *tank_path;   /* the tank CLI, which pulls images for tankd */
+  const char *tank_path;   /* the full tank CLI (tank-cli), which pulls images for tankd */
   bool offline;            /* never pull; images must be cached */
   struct sandbox_env sandbox;
 };

@@ -27,6 +27,11 @@ tankd_log(const struct tankd *d, int level, const char *fmt, ...)
     return;
   va_list ap;
   va_start(ap, fmt);
+  if (max == LOG_DEBUG_LEVEL) { /* debugging: when, to the microsecond */
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    fprintf(stderr, "%lld.%06ld ", (long long)ts.tv_sec, ts.tv_nsec / 1000);
+  }
   fprintf(stderr, "tankd %s: ", names[level]);
   vfprintf(stderr, fmt, ap);
   fputc('\n', stderr);
