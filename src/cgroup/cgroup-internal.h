@@ -11,6 +11,7 @@ struct cgroup_driver {
   int (*open)(struct tank_cgroup *cg, tank_error **err); /* existing dirs only */
   int (*attach)(struct tank_cgroup *cg, pid_t pid, tank_error **err);
   int (*stats)(struct tank_cgroup *cg, struct cgroup_stats *ret, tank_error **err);
+  int (*limits)(struct tank_cgroup *cg, struct cgroup_limits *ret, tank_error **err);
   int (*procs_fd)(struct tank_cgroup *cg); /* dir fd whose cgroup.procs lists every process */
   int (*kill)(struct tank_cgroup *cg, tank_error **err);
   int (*destroy)(struct tank_cgroup *cg, tank_error **err);

@@ -378,12 +378,29 @@ v1_destroy(struct tank_cgroup *cg, tank_error **err)
   return ret;
 }
 
+static int
+v1_limits(struct tank_cgroup *cg, struct cgroup_limits *l, tank_error **err)
+{
+  int fd, r;
+  if ((fd = v1_fd(cg, "memory")) >= 0
+      && (r = cg_read_limit(fd, "memory.limit_in_bytes", &l->memory_bytes, err)) < 0)
+    return r;
+  if ((fd = v1_fd(cg, "pids")) >= 0 && (r = cg_read_limit(fd, "pids.max", &l->pids, err)) < 0)
+    return r;
+  if ((fd = v1_fd(cg, "cpu")) >= 0
+      && ((r = cg_read_limit(fd, "cpu.cfs_quota_us", &l->cpu_quota_us, err)) < 0
+          || (r = cg_read_u64(fd, "cpu.cfs_period_us", &l->cpu_period_us, err)) < 0))
+    return r;
+  return 0;
+}
+
 const struct cgroup_driver cgroup_v1_driver = {
   .name = "v1",
   .create = v1_create,
   .open = v1_open,
   .attach = v1_attach,
   .stats = v1_stats,
+  .limits = v1_limits,
   .procs_fd = v1_procs_fd,
   .kill = v1_kill,
   .destroy = v1_destroy,

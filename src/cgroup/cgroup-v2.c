@@ -236,12 +236,36 @@ v2_destroy(struct tank_cgroup *cg, tank_error **err)
   return cg_rmdir(cg->root, cg->path, err);
 }
 
+static int
+v2_limits(struct tank_cgroup *cg, struct cgroup_limits *l, tank_error **err)
+{
+  int fd = cg->dir_fd, r;
+  char buf[128];
+  if (faccessat(fd, "memory.max", F_OK, 0) == 0
+      && (r = cg_read_limit(fd, "memory.max", &l->memory_bytes, err)) < 0)
+    return r;
+  if (faccessat(fd, "pids.max", F_OK, 0) == 0
+      && (r = cg_read_limit(fd, "pids.max", &l->pids, err)) < 0)
+    return r;
+  if (faccessat(fd, "cpu.max", F_OK, 0) == 0) {
+    if ((r = cg_read(fd, "cpu.max", buf, sizeof buf, err)) < 0)
+      return r;
+    if (strncmp(buf, "max", 3) != 0)
+      l->cpu_quota_us = strtoull(buf, NULL, 10);
+    const char *sp = strchr(buf, ' ');
+    if (sp)
+      l->cpu_period_us = strtoull(sp + 1, NULL, 10);
+  }
+  return 0;
+}
+
 const struct cgroup_driver cgroup_v2_driver = {
   .name = "v2",
   .create = v2_create,
   .open = v2_open,
   .attach = v2_attach,
   .stats = v2_stats,
+  .limits = v2_limits,
   .procs_fd = v2_procs_fd,
   .kill = v2_kill,
   .destroy = v2_destroy,

@@ -141,6 +141,17 @@ cgroup_read_stats(struct tank_cgroup *cg, struct cgroup_stats *ret_stats, tank_e
 }
 
 int
+cgroup_read_limits(struct tank_cgroup *cg, struct cgroup_limits *ret_limits, tank_error **err)
+{
+  struct cgroup_limits l = { 0 };
+  int r = cg->driver->limits(cg, &l, err);
+  if (r < 0)
+    return tank_error_wrap(err, "cgroup limits `%s`", cg->path);
+  *ret_limits = l;
+  return 0;
+}
+
+int
 cgroup_count_procs(struct tank_cgroup *cg, size_t *ret_n, tank_error **err)
 {
   int fd = cg->driver->procs_fd(cg);

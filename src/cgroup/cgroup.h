@@ -77,6 +77,10 @@ int cgroup_attach(struct tank_cgroup *cg, pid_t pid, tank_error **err);
 
 int cgroup_read_stats(struct tank_cgroup *cg, struct cgroup_stats *ret_stats, tank_error **err);
 
+/* Only the limits as the kernel holds them (0: none; the period as set even
+ * without a quota): a few small reads, for drift checks. */
+int cgroup_read_limits(struct tank_cgroup *cg, struct cgroup_limits *ret_limits, tank_error **err);
+
 /* Counts the processes in the cgroup (v1: the pids or freezer hierarchy). */
 int cgroup_count_procs(struct tank_cgroup *cg, size_t *ret_n, tank_error **err);
 

@@ -2,11 +2,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include <openssl/crypto.h>
+
 #include "daemon/daemon.h"
 
 int
 main(int argc, char **argv)
 {
+  /* tankd hashes image names only: OpenSSL's config (engines, providers,
+   * policies) would map ~2 MiB of libcrypto for nothing. */
+  OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG, NULL);
   struct tankd d = { 0 };
   tank_error *err = NULL;
   int r = tankd_config_load(argc, argv, &d.cfg, &err);

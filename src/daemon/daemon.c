@@ -3,7 +3,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fnmatch.h>
-#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -97,11 +96,7 @@ on_resync(sd_event_source *s, uint64_t usec, void *userdata)
   for (struct pod_rec *p = d->pods; p; p = p->next)
     pod_mark_dirty(d, p);
   pods_reconcile_dirty(d);
-  /* After a burst (200 pods applied at once) the worker threads' arenas hold
-   * freed pages: give them back once things are quiet. */
-  if (job_pools_pending(d->jobs, JOB_POOL_PULL) == 0
-      && job_pools_pending(d->jobs, JOB_POOL_RUN) == 0)
-    malloc_trim(0);
+  execute_trim_when_idle(d, 1);
   execute_check_all(d);
   sd_event_source_set_time_relative(s, d->cfg.resync_ms * 1000);
   sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);

@@ -70,6 +70,7 @@ struct tankd {
   char **pulling; /* image references with a pull in flight */
   size_t n_pulling;
   volatile int cancel; /* set at shutdown: pulls stop early */
+  unsigned jobs_since_trim;
   int64_t last_rev;
   uint64_t started_usec;
 };
@@ -93,6 +94,7 @@ void execute_stop(struct tankd *d);
 void execute_adopt(struct tankd *d);
 void execute_plan(struct tankd *d, struct pod_rec *p);
 void execute_check_all(struct tankd *d);
+void execute_trim_when_idle(struct tankd *d, unsigned min_jobs);
 void execute_refresh_observed(struct tankd *d, struct pod_rec *p);
 void container_rec_clear(struct container_rec *c);
 /* tank restart: every container of the pod is stopped and started afresh. */

@@ -5,6 +5,7 @@
  * pidfds: a readable pidfd means the shim (and so its container) is gone, and
  * its exit.json says how. */
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -512,6 +513,19 @@ start_done(struct tankd *d, struct pod_rec *p, struct tjob *j)
   apply_exit(p, c, &e);
 }
 
+/* After a burst (200 pods applied at once) the workers' malloc arenas hold
+ * freed pages: once every pool is idle again, give them back. A few jobs are
+ * not worth it; the resync trims what is left. */
+void
+execute_trim_when_idle(struct tankd *d, unsigned min_jobs)
+{
+  if (d->jobs_since_trim < min_jobs || job_pools_pending(d->jobs, JOB_POOL_PULL)
+      || job_pools_pending(d->jobs, JOB_POOL_RUN))
+    return;
+  d->jobs_since_trim = 0;
+  malloc_trim(0);
+}
+
 static void
 tjob_done(struct job *job)
 {
@@ -618,6 +632,8 @@ tjob_done(struct job *job)
   }
   tjob_free(j);
   pod_mark_dirty(d, p);
+  d->jobs_since_trim++;
+  execute_trim_when_idle(d, 16);
 }
 
 /* ---- actions -------------------------------------------------------------------- */
@@ -874,7 +890,10 @@ execute_start(struct tankd *d, tank_error **err)
     .offline = d->cfg.offline,
     .sandbox = { .run_dir = d->cfg.run_dir, .host = { .uplink = d->cfg.uplink } },
   };
-  const unsigned threads[JOB_POOL_COUNT] = { [JOB_POOL_PULL] = 3, [JOB_POOL_RUN] = 6 };
+  /* Pulls run in children: their threads only wait. Two malloc arenas are
+   * plenty for this little contention and keep tankd's memory small. */
+  mallopt(M_ARENA_MAX, 2);
+  const unsigned threads[JOB_POOL_COUNT] = { [JOB_POOL_PULL] = 2, [JOB_POOL_RUN] = 4 };
   return job_pools_new(d->event, threads, &d->jobs, err);
 }
 

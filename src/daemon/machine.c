@@ -546,17 +546,17 @@ machine_check_limits(const struct machine *m, const char *pod, const struct spec
   int r = cgroup_open(m->cgroup_fs, path, CGROUP_VERSION_AUTO, &cg, err);
   if (r < 0)
     return r;
-  struct cgroup_stats st;
-  r = cgroup_read_stats(cg, &st, err);
+  struct cgroup_limits got;
+  r = cgroup_read_limits(cg, &got, err);
   cgroup_free(cg);
   if (r < 0)
     return r;
   const struct spec_limits *l = &c->limits;
   /* The kernel keeps memory limits in whole pages. */
   uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
-  bool same = st.memory_limit_bytes / page == l->memory_bytes / page && st.pids_limit == l->pids
-              && st.cpu_quota_us == l->cpu_quota_us
-              && (l->cpu_quota_us == 0 || st.cpu_period_us == l->cpu_period_us);
+  bool same = got.memory_bytes / page == l->memory_bytes / page && got.pids == l->pids
+              && got.cpu_quota_us == l->cpu_quota_us
+              && (l->cpu_quota_us == 0 || got.cpu_period_us == l->cpu_period_us);
   if (same)
     return 0;
   r = machine_update_limits(m, pod, c, err);
