@@ -279,12 +279,14 @@ c0=$(cpu_ticks)
 sleep "$idle_s"
 c1=$(cpu_ticks)
 vcs1=$(tankd_status voluntary_ctxt_switches)
+rss_idle_kib=$(tankd_status VmRSS)
 hz=$(getconf CLK_TCK)
 echo "(b) $npods pods in one apply"
 echo "apply returned after $((t_applied - t0)) ms; all $npods running after $((t_all - t0)) ms (target <= 10000 ms;" \
   "the poll that saw it started at $((t_poll - t0)) ms; $polls polls, one poll at rest takes $t_ls ms)"
-echo "tankd after convergence: VmRSS $rss_kib KiB ($((rss_kib / 1024)) MiB, target <= 16 MiB; $rss0_kib KiB at start with no pod):" \
-  "RssAnon $(tankd_status RssAnon) KiB, RssFile $(tankd_status RssFile) KiB, $threads threads"
+echo "tankd VmRSS 1 s after convergence: $rss_kib KiB; after the $idle_s idle s: $rss_idle_kib KiB" \
+  "(target <= 16384 KiB; $rss0_kib KiB at start with no pod): RssAnon $(tankd_status RssAnon) KiB," \
+  "RssFile $(tankd_status RssFile) KiB, $threads threads"
 set -- $shim_mem
 echo "$n_shims shims: RSS sum $1 KiB, private sum $2 KiB ($(($2 / n_shims)) KiB each)"
 echo "tankd CPU over $idle_s idle s: $((c1 - c0)) ticks of 1/$hz s ($(((c1 - c0) * 1000 / hz)) ms), $((vcs1 - vcs0)) wake-ups"

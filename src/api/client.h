@@ -1,4 +1,5 @@
-/* The CLI's side of the API: HTTP/1.1 over tankd's unix socket with libcurl. */
+/* The CLI's side of the API: HTTP/1.1 over tankd's unix socket, spoken by hand
+ * (client.c says why not libcurl). */
 #pragma once
 
 #include <jansson.h>
@@ -32,11 +33,9 @@ int api_stream_raw(const struct api_client *c, const char *path,
 /* The message of an error reply {"error": ..., "details": [...]} as lines. */
 void api_print_error(json_t *reply, long status);
 
-/* POSTs body to path asking to upgrade the connection to `protocol` (HTTP/1.1
- * spoken by hand over the unix socket; libcurl has no use for the stream that
- * follows). On 101 *ret_fd is the connection and *ret_extra holds the bytes of
- * the stream already read with the reply (free it); on any other reply *ret_fd
- * is -1 and *ret_json the parsed error body (or NULL). */
+/* POSTs body to path asking to upgrade the connection to `protocol`. On 101 *ret_fd is the
+ * connection and *ret_extra holds the bytes of the stream already read with the reply (free it); on
+ * any other reply *ret_fd is -1 and *ret_json the parsed error body (or NULL). */
 int api_upgrade(const struct api_client *c, const char *path, const char *body, size_t body_len,
                 const char *protocol, int *ret_fd, unsigned char **ret_extra, size_t *ret_n_extra,
                 long *ret_status, json_t **ret_json, tank_error **err);

@@ -1,9 +1,10 @@
-/* tank: the front of the CLI. exec and attach run here, in a binary that links
- * nothing heavier than jansson, because an exec is only a few milliseconds of
- * work and loading libcurl with its dependencies (gnutls, krb5, ICU, ...) costs
- * more than that. Every other verb is the full CLI's, tank-cli, which this
- * execs with the same arguments (it sits beside this binary, or in
- * TANK_LIBEXECDIR; $TANK_CLI overrides). */
+/* tank: the front of the CLI. Every verb but `image` runs here, in a binary
+ * that links nothing heavier than jansson and libyaml: most verbs are a few
+ * milliseconds of work, and loading the registry client's libraries (libcurl,
+ * libarchive and what they pull in: TLS, Kerberos, XML, ICU, ...) costs more
+ * than that. `tank image ...` is the full CLI's, tank-cli, which this execs
+ * with the same arguments (it sits beside this binary, or in TANK_LIBEXECDIR;
+ * $TANK_CLI overrides). */
 #include <errno.h>
 #include <libgen.h>
 #include <limits.h>
@@ -35,13 +36,11 @@ exec_cli(char **argv)
   fprintf(stderr, "tank: run %s: %s (set TANK_CLI to the full CLI)\n", path, strerror(errno));
 }
 
+/* `tank image ...`: argv is main's argv + 1, so argv - 1 is the whole command line. */
 int
-main(int argc, char **argv)
+verb_image(int argc, char **argv)
 {
-  if (argc >= 2 && strcmp(argv[1], "exec") == 0)
-    return verb_exec(argc - 1, argv + 1);
-  if (argc >= 2 && strcmp(argv[1], "attach") == 0)
-    return verb_attach(argc - 1, argv + 1);
-  exec_cli(argv);
+  (void)argc;
+  exec_cli(argv - 1);
   return 125;
 }

@@ -893,6 +893,10 @@ execute_start(struct tankd *d, tank_error **err)
   /* Pulls run in children: their threads only wait. Two malloc arenas are
    * plenty for this little contention and keep tankd's memory small. */
   mallopt(M_ARENA_MAX, 2);
+  /* Fixed thresholds (no dynamic raise): big buffers such as a 200-pod listing
+   * are mapped and unmapped rather than left in the heap after use. */
+  mallopt(M_MMAP_THRESHOLD, 64 * 1024);
+  mallopt(M_TRIM_THRESHOLD, 128 * 1024);
   const unsigned threads[JOB_POOL_COUNT] = { [JOB_POOL_PULL] = 2, [JOB_POOL_RUN] = 4 };
   return job_pools_new(d->event, threads, &d->jobs, err);
 }

@@ -262,13 +262,36 @@ machine_sandbox_repair(const struct machine *m, const struct spec_pod *pod, tank
   return sandbox_repair_pod(&m->sandbox, pod, err);
 }
 
+/* rmdir of a cgroup dir and the container cgroups below it, retrying for up
+ * to a second while the kernel still holds a dying task (EBUSY). */
+static void
+rmdir_cgroup_tree(const char *path)
+{
+  for (int attempt = 0; attempt < 20; attempt++) {
+    DIR *d = opendir(path);
+    if (d == NULL)
+      return; /* gone, or never there (most v1 hierarchies) */
+    struct dirent *de;
+    while ((de = readdir(d)))
+      if (de->d_type == DT_DIR && de->d_name[0] != '.') {
+        char child[4096];
+        snprintf(child, sizeof child, "%s/%s", path, de->d_name);
+        rmdir(child);
+      }
+    closedir(d);
+    if (rmdir(path) == 0 || errno == ENOENT)
+      return;
+    usleep(50 * 1000);
+  }
+}
+
 /* Removes the pod's cgroup (empty by now) from every hierarchy. */
 static void
 remove_pod_cgroup(const struct machine *m, const char *pod)
 {
   char path[4096];
   snprintf(path, sizeof path, "%s/%s/%s", m->cgroup_fs, m->cgroup_root, pod);
-  rmdir(path); /* v2 */
+  rmdir_cgroup_tree(path); /* v2 */
   DIR *d = opendir(m->cgroup_fs);
   if (d == NULL)
     return;
@@ -277,7 +300,7 @@ remove_pod_cgroup(const struct machine *m, const char *pod)
     if (de->d_name[0] == '.')
       continue;
     snprintf(path, sizeof path, "%s/%s/%s/%s", m->cgroup_fs, de->d_name, m->cgroup_root, pod);
-    rmdir(path); /* v1: one per hierarchy; absent in most */
+    rmdir_cgroup_tree(path); /* v1: one per hierarchy */
   }
   closedir(d);
 }
