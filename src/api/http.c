@@ -534,6 +534,26 @@ http_server_free(struct http_server *s)
 
 /* ---- listening sockets ------------------------------------------------------ */
 
+/* The group from /etc/group itself: a daemon's socket group is a local one,
+ * and going through NSS would load its modules (libnss_systemd, ...) into
+ * tankd for this one lookup. */
+static bool
+local_group(const char *name, gid_t *ret)
+{
+  FILE *f = fopen("/etc/group", "re");
+  if (f == NULL)
+    return false;
+  bool found = false;
+  struct group *g;
+  while (!found && (g = fgetgrent(f)))
+    if (strcmp(g->gr_name, name) == 0) {
+      *ret = g->gr_gid;
+      found = true;
+    }
+  fclose(f);
+  return found;
+}
+
 int
 http_listen_unix(const char *path, unsigned mode, const char *group, int *ret_fd, tank_error **err)
 {
@@ -555,11 +575,9 @@ http_listen_unix(const char *path, unsigned mode, const char *group, int *ret_fd
     return tank_error_set(err, errno, "bind `%s`", path);
   if (chmod(path, mode) < 0)
     return tank_error_set(err, errno, "chmod `%s`", path);
-  if (group) {
-    struct group *g = getgrnam(group);
-    if (g && chown(path, (uid_t)-1, g->gr_gid) < 0)
-      return tank_error_set(err, errno, "chown `%s` to group %s", path, group);
-  }
+  gid_t gid;
+  if (group && local_group(group, &gid) && chown(path, (uid_t)-1, gid) < 0)
+    return tank_error_set(err, errno, "chown `%s` to group %s", path, group);
   if (listen(fd, 128) < 0)
     return tank_error_set(err, errno, "listen on `%s`", path);
   *ret_fd = steal_fd(&fd);
