@@ -123,8 +123,11 @@ cgroup_open_procs_of(pid_t target, int ret_fds[static CGROUP_MAX_HIERARCHIES], s
                          (int)target, CGROUP_MAX_HIERARCHIES);
       break;
     }
+    /* v1: `tasks`, written "0" by the joining (single-threaded) process moves
+     * just itself and skips the thread-group lock whose taking waits for an
+     * RCU grace period (cgroup-v1.c); v2 has only cgroup.procs. */
     char procs[4700];
-    snprintf(procs, sizeof procs, "%s%s/cgroup.procs", m->mnt, cg + rlen);
+    snprintf(procs, sizeof procs, "%s%s/%s", m->mnt, cg + rlen, m->v2 ? "cgroup.procs" : "tasks");
     int fd = open(procs, O_WRONLY | O_CLOEXEC);
     if (fd < 0) {
       r = tank_error_set(err, errno, "open `%s`", procs);

@@ -96,11 +96,11 @@ void cgroup_freep(struct tank_cgroup **cg);
 
 #define CGROUP_MAX_HIERARCHIES 16
 
-/* Opens (write-only) the cgroup.procs file of every cgroup `target` is in, on
- * every mounted hierarchy (v1 controllers, named ones, the unified one), as
- * seen from our cgroup and mount namespaces, except those where we are in the
- * same cgroup already (a v1 migration is not free). A child of ours that
- * writes "0" to each joins exactly the cgroups of target: how an exec'd
- * process joins its container's cgroup without knowing which driver made it. */
+/* Opens (write-only) the file that joins every cgroup `target` is in (v1: `tasks`, v2:
+ * cgroup.procs), on every mounted hierarchy (v1 controllers, named ones, the unified one), as seen
+ * from our cgroup and mount namespaces, except those where we are in the same cgroup already (a v1
+ * migration is not free). A child of ours that writes "0" to each joins exactly the cgroups of
+ * target: how an exec'd process joins its container's cgroup without knowing which driver made it.
+ */
 int cgroup_open_procs_of(pid_t target, int ret_fds[static CGROUP_MAX_HIERARCHIES], size_t *ret_n,
                          tank_error **err);
