@@ -68,5 +68,14 @@ exec_pod_down() {
     timeout 30 "$TANK" delete --wait ex >/dev/null 2>&1 || true
     stop_tankd
   fi
+  # the test's cgroup root (empty once the pod is gone, give or take a dying
+  # task: retried briefly), in every hierarchy
+  local c i
+  for c in /sys/fs/cgroup/*/"$TANK_CGROUP_ROOT" /sys/fs/cgroup/"$TANK_CGROUP_ROOT"; do
+    for i in $(seq 20); do
+      [ -d "$c" ] || break
+      find "$c" -depth -type d -exec rmdir {} + 2>/dev/null || sleep 0.05
+    done
+  done
   rm -rf "$tmp"
 }
