@@ -48,9 +48,10 @@ path_is_safe(const char *path)
   return true;
 }
 
-int
-cgroup_create(const char *root, const char *path, enum cgroup_version version,
-              const struct cgroup_limits *limits, struct tank_cgroup **ret_cg, tank_error **err)
+/* A handle for path below root, with the driver of its hierarchy. */
+static int
+cgroup_new(const char *root, const char *path, enum cgroup_version version,
+           struct tank_cgroup **ret, tank_error **err)
 {
   if (!path_is_safe(path))
     return tank_error_set(err, EINVAL, "cgroup path `%s` must be relative without . or ..", path);
@@ -71,7 +72,19 @@ cgroup_create(const char *root, const char *path, enum cgroup_version version,
     cgroup_free(cg);
     return tank_error_set(err, ENOMEM, "cgroup");
   }
-  int r = cg->driver->create(cg, limits, err);
+  *ret = cg;
+  return 0;
+}
+
+int
+cgroup_create(const char *root, const char *path, enum cgroup_version version,
+              const struct cgroup_limits *limits, struct tank_cgroup **ret_cg, tank_error **err)
+{
+  struct tank_cgroup *cg;
+  int r = cgroup_new(root, path, version, &cg, err);
+  if (r < 0)
+    return r;
+  r = cg->driver->create(cg, limits, err);
   if (r < 0) {
     tank_error *ignored = NULL;
     cg->driver->destroy(cg, &ignored);
@@ -87,22 +100,11 @@ int
 cgroup_open(const char *root, const char *path, enum cgroup_version version,
             struct tank_cgroup **ret_cg, tank_error **err)
 {
-  if (!path_is_safe(path))
-    return tank_error_set(err, EINVAL, "cgroup path `%s` must be relative without . or ..", path);
-  if (version == CGROUP_VERSION_AUTO) {
-    int r = cgroup_detect(root, &version, err);
-    if (r < 0)
-      return r;
-  }
-  struct tank_cgroup *cg = calloc(1, sizeof *cg);
-  if (cg == NULL)
-    return tank_error_set(err, ENOMEM, "cgroup");
-  cg->dir_fd = -EBADF;
-  cg->version = version;
-  cg->driver = version == CGROUP_VERSION_2 ? &cgroup_v2_driver : &cgroup_v1_driver;
-  cg->root = strdup(root);
-  cg->path = strdup(path);
-  int r = cg->root && cg->path ? cg->driver->open(cg, err) : tank_error_set(err, ENOMEM, "cgroup");
+  struct tank_cgroup *cg;
+  int r = cgroup_new(root, path, version, &cg, err);
+  if (r < 0)
+    return r;
+  r = cg->driver->open(cg, err);
   if (r < 0) {
     cgroup_free(cg);
     return tank_error_wrap(err, "open cgroup `%s`", path);

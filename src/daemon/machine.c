@@ -109,9 +109,12 @@ pod_from_json(json_t *j, const char *label)
 /* Pulls run in a child (`tank image pull`): tankd itself then never maps the
  * registry client, the archive readers and their libraries, and a pull that
  * hangs or crashes cannot take tankd with it. */
+/* Runs path with argv, stdin from /dev/null, stderr (and, with
+ * stdout_too, stdout; else /dev/null) into a pipe whose read end is returned,
+ * no other fd of tankd's and default signal handling. */
 static int
-pull_in_child(const struct machine *m, const char *image, const volatile int *cancel,
-              tank_error **err)
+spawn_piped(const char *path, char *const argv[], bool stdout_too, pid_t *ret_pid, int *ret_fd,
+            tank_error **err)
 {
   int pipefd[2];
   if (pipe2(pipefd, O_CLOEXEC) < 0)
@@ -119,7 +122,10 @@ pull_in_child(const struct machine *m, const char *image, const volatile int *ca
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+  if (stdout_too)
+    posix_spawn_file_actions_adddup2(&fa, pipefd[1], 1);
+  else
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
   posix_spawn_file_actions_adddup2(&fa, pipefd[1], 2);
   posix_spawn_file_actions_addclosefrom_np(&fa, 3);
   posix_spawnattr_t attr;
@@ -130,6 +136,23 @@ pull_in_child(const struct machine *m, const char *image, const volatile int *ca
   posix_spawnattr_setsigmask(&attr, &none);
   posix_spawnattr_setsigdefault(&attr, &all);
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  extern char **environ;
+  int r = posix_spawn(ret_pid, path, &fa, &attr, argv, environ);
+  posix_spawn_file_actions_destroy(&fa);
+  posix_spawnattr_destroy(&attr);
+  close(pipefd[1]);
+  if (r != 0) {
+    close(pipefd[0]);
+    return tank_error_set(err, r, "run %s", path);
+  }
+  *ret_fd = pipefd[0];
+  return 0;
+}
+
+static int
+pull_in_child(const struct machine *m, const char *image, const volatile int *cancel,
+              tank_error **err)
+{
   char *argv[] = { (char *)"tank",
                    (char *)"image",
                    (char *)"pull",
@@ -139,21 +162,16 @@ pull_in_child(const struct machine *m, const char *image, const volatile int *ca
                    m->offline ? (char *)"--offline" : (char *)image,
                    m->offline ? (char *)image : NULL,
                    NULL };
-  extern char **environ;
   pid_t pid;
-  int r = posix_spawn(&pid, m->tank_path, &fa, &attr, argv, environ);
-  posix_spawn_file_actions_destroy(&fa);
-  posix_spawnattr_destroy(&attr);
-  close(pipefd[1]);
-  if (r != 0) {
-    close(pipefd[0]);
-    return tank_error_set(err, r, "run %s", m->tank_path);
-  }
+  int fd;
+  int r = spawn_piped(m->tank_path, argv, false, &pid, &fd, err);
+  if (r < 0)
+    return r;
   char buf[2048];
   size_t len = 0;
   bool killed = false;
   for (;;) {
-    struct pollfd pfd = { pipefd[0], POLLIN, 0 };
+    struct pollfd pfd = { fd, POLLIN, 0 };
     int n = poll(&pfd, 1, 200);
     if (cancel && *cancel && !killed) {
       kill(pid, SIGTERM);
@@ -161,7 +179,7 @@ pull_in_child(const struct machine *m, const char *image, const volatile int *ca
     }
     if (n <= 0)
       continue;
-    ssize_t got = read(pipefd[0], buf + len, sizeof buf - 1 - len);
+    ssize_t got = read(fd, buf + len, sizeof buf - 1 - len);
     if (got < 0 && errno == EINTR)
       continue;
     if (got <= 0)
@@ -171,7 +189,7 @@ pull_in_child(const struct machine *m, const char *image, const volatile int *ca
       len = sizeof buf - 2;
   }
   buf[len] = '\0';
-  close(pipefd[0]);
+  close(fd);
   int status;
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
     ;
@@ -337,45 +355,23 @@ record_json(const struct machine_run_record *rec)
 static int
 spawn_shim(const struct machine *m, const char *config, pid_t *ret_pid, tank_error **err)
 {
-  int pipefd[2];
-  if (pipe2(pipefd, O_CLOEXEC) < 0)
-    return tank_error_set(err, errno, "pipe");
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&fa, pipefd[1], 1);
-  posix_spawn_file_actions_adddup2(&fa, pipefd[1], 2);
-  posix_spawn_file_actions_addclosefrom_np(&fa, 3);
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  sigset_t none, all;
-  sigemptyset(&none);
-  sigfillset(&all);
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setsigdefault(&attr, &all);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
   char *argv[] = { (char *)"tank-shim", (char *)config, NULL };
-  extern char **environ;
   pid_t pid;
-  int r = posix_spawn(&pid, m->shim_path, &fa, &attr, argv, environ);
-  posix_spawn_file_actions_destroy(&fa);
-  posix_spawnattr_destroy(&attr);
-  close(pipefd[1]);
-  if (r != 0) {
-    close(pipefd[0]);
-    return tank_error_set(err, r, "run %s", m->shim_path);
-  }
+  int fd;
+  int r = spawn_piped(m->shim_path, argv, true, &pid, &fd, err);
+  if (r < 0)
+    return r;
   char buf[2048];
   size_t len = 0;
   for (;;) {
-    ssize_t n = read(pipefd[0], buf + len, sizeof buf - 1 - len);
+    ssize_t n = read(fd, buf + len, sizeof buf - 1 - len);
     if (n < 0 && errno == EINTR)
       continue;
     if (n <= 0 || (len += (size_t)n) == sizeof buf - 1)
       break;
   }
   buf[len] = '\0';
-  close(pipefd[0]);
+  close(fd);
   int status;
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
     ;

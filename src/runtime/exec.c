@@ -259,11 +259,6 @@ make_plan(const struct container_config *c, const struct exec_request *req,
 
 /* ---- the exec'd process ------------------------------------------------------ */
 
-struct child_report {
-  int32_t errnum;
-  char msg[1020];
-};
-
 struct child_ctx {
   const struct container_config *c;
   struct process_plan *plan;
@@ -275,28 +270,6 @@ struct child_ctx {
   int console_fd; /* with tty: where the PTY master goes (SCM_RIGHTS) */
   int report_fd;  /* close-on-exec: EOF means exec succeeded */
 };
-
-static _Noreturn void
-child_fail(struct child_ctx *ctx, const char *stage, tank_error *e)
-{
-  struct child_report rep = { 0 };
-  int en = e ? e->errnum : EINVAL;
-  snprintf(rep.msg, sizeof rep.msg, "stage=%s errno=%s: %s", stage, errno_name(en),
-           e ? e->msg : "failed");
-  rep.errnum = en;
-  ssize_t w = write(ctx->report_fd, &rep, sizeof rep);
-  (void)w;
-  _exit(127);
-}
-
-#define STEP(stage, call)                                                                          \
-  do {                                                                                             \
-    tank_error *_e = NULL;                                                                         \
-    tank_error **err = &_e;                                                                        \
-    if ((call) < 0)                                                                                \
-      child_fail(ctx, stage, _e);                                                                  \
-    (void)err;                                                                                     \
-  } while (0)
 
 static int
 send_fd(int sock, int fd, tank_error **err)
@@ -420,7 +393,7 @@ child_main(struct child_ctx *ctx)
   const char *stage = NULL;
   tank_error *e = NULL;
   if (procsetup_enter(ctx->c, ctx->plan, /* create_cwd= */ false, &stage, &e) < 0)
-    child_fail(ctx, stage, e);
+    stage_fail(ctx->report_fd, stage, e);
   STEP("reset_signals", procsetup_reset_signals(err));
   STEP("exec", procsetup_exec(ctx->plan, err));
   _exit(127);
@@ -496,16 +469,8 @@ finish_client(struct session *s)
 static void
 reap(struct session *s)
 {
-  siginfo_t si = { 0 };
-  if (waitid((idtype_t)P_PIDFD, (id_t)s->pidfd, &si, WEXITED | WNOHANG) < 0 || si.si_pid == 0)
-    return;
-  s->exited = true;
-  if (si.si_code == CLD_EXITED) {
-    s->code = si.si_status;
-  } else {
-    s->signal = si.si_status;
-    s->code = 128 + si.si_status;
-  }
+  if (proc_reap_pidfd(s->pidfd, &s->code, &s->signal))
+    s->exited = true;
 }
 
 static void

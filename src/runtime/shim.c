@@ -314,16 +314,8 @@ kill_all(struct shim *s)
 static void
 reap(struct shim *s)
 {
-  siginfo_t si = { 0 };
-  if (waitid((idtype_t)P_PIDFD, (id_t)s->pidfd, &si, WEXITED | WNOHANG) < 0 || si.si_pid == 0)
-    return;
-  s->exited = true;
-  if (si.si_code == CLD_EXITED) {
-    s->status_code = si.si_status;
-  } else {
-    s->status_signal = si.si_status;
-    s->status_code = 128 + si.si_status;
-  }
+  if (proc_reap_pidfd(s->pidfd, &s->status_code, &s->status_signal))
+    s->exited = true;
 }
 
 static void

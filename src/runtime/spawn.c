@@ -28,11 +28,6 @@
 #include "util/fileio.h"
 
 /* What the child sends back when it fails (one write, below PIPE_BUF). */
-struct child_report {
-  int32_t errnum;
-  char msg[1020];
-};
-
 static const int ns_clone_flag[CONFIG_NS_COUNT] = {
   [CONFIG_NS_MOUNT] = CLONE_NEWNS,      [CONFIG_NS_PID] = CLONE_NEWPID,
   [CONFIG_NS_CGROUP] = CLONE_NEWCGROUP, [CONFIG_NS_NET] = CLONE_NEWNET,
@@ -48,28 +43,6 @@ struct child_ctx {
   struct tank_cgroup *cg; /* v1: the child moves itself in (v2: CLONE_INTO_CGROUP) */
   bool unshare_cgroupns;
 };
-
-static _Noreturn void
-child_fail(struct child_ctx *ctx, const char *stage, tank_error *e)
-{
-  struct child_report rep = { 0 };
-  int en = e ? e->errnum : EINVAL;
-  snprintf(rep.msg, sizeof rep.msg, "stage=%s errno=%s: %s", stage, errno_name(en),
-           e ? e->msg : "failed");
-  rep.errnum = en;
-  ssize_t w = write(ctx->report_fd, &rep, sizeof rep);
-  (void)w;
-  _exit(127);
-}
-
-#define STEP(stage, call)                                                                          \
-  do {                                                                                             \
-    tank_error *_e = NULL;                                                                         \
-    tank_error **err = &_e;                                                                        \
-    if ((call) < 0)                                                                                \
-      child_fail(ctx, stage, _e);                                                                  \
-    (void)err;                                                                                     \
-  } while (0)
 
 static int
 setup_stdio(const struct spawn_stdio *io, tank_error **err)
@@ -196,7 +169,7 @@ child_main(void *arg)
   if (procsetup_enter(c, (struct process_plan *)ctx->plan, /* create_cwd= */ true, &stage,
                       &enter_err)
       < 0)
-    child_fail(ctx, stage, enter_err);
+    stage_fail(ctx->report_fd, stage, enter_err);
   if (c->init)
     run_reaper(ctx);
   STEP("reset_signals", procsetup_reset_signals(err));

@@ -2,6 +2,7 @@
 #include "runtime/state.h"
 
 #include <errno.h>
+#include <sys/wait.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -86,4 +87,15 @@ rfc3339_now(char buf[static 40])
   gmtime_r(&ts.tv_sec, &tm);
   size_t n = strftime(buf, 40, "%Y-%m-%dT%H:%M:%S", &tm);
   snprintf(buf + n, 40 - n, ".%09ldZ", ts.tv_nsec);
+}
+
+bool
+proc_reap_pidfd(int pidfd, int *ret_code, int *ret_signal)
+{
+  siginfo_t si = { 0 };
+  if (waitid((idtype_t)P_PIDFD, (id_t)pidfd, &si, WEXITED | WNOHANG) < 0 || si.si_pid == 0)
+    return false;
+  *ret_signal = si.si_code == CLD_EXITED ? 0 : si.si_status;
+  *ret_code = si.si_code == CLD_EXITED ? si.si_status : 128 + si.si_status;
+  return true;
 }
